@@ -61,9 +61,7 @@ def _check(image: npt.NDArray[np.generic], scale: float) -> None:
     if scale <= 0:
         raise InvalidInputError(f"scale must be positive, got {scale}; use e.g. 0.25 or 4")
     if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1:
-        raise InvalidInputError(
-            f"image must be HxW or HxWxC with H, W >= 1, got shape {image.shape}"
-        )
+        raise InvalidInputError(f"image must be HxW or HxWxC with H, W >= 1, got shape {image.shape}")
 
 
 def _resize_rows(img: npt.NDArray[np.float64], scale: float) -> npt.NDArray[np.float64]:

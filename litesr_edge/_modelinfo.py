@@ -6,9 +6,9 @@ Keys are prefixed ``litesr.``; values are strings in the file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from ._errors import ModelError
 
@@ -79,10 +79,13 @@ class ModelInfo:
             raise ModelError(f"{source} has malformed litesr metadata ({exc}); re-export the model") from exc
         if version > FORMAT_VERSION:
             raise ModelError(
-                f"{source} uses model format {version}, newer than this litesr-edge ({FORMAT_VERSION}); upgrade litesr-edge"
+                f"{source} uses model format {version}, newer than this litesr-edge "
+                f"({FORMAT_VERSION}); upgrade litesr-edge"
             )
         if info.scale < 1 or info.receptive_field < 0:
-            raise ModelError(f"{source} has impossible metadata: scale={info.scale}, rf={info.receptive_field}")
+            raise ModelError(
+                f"{source} has impossible metadata: scale={info.scale}, rf={info.receptive_field}"
+            )
         return info
 
     def to_metadata(self) -> dict[str, str]:

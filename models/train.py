@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from litesr_edge._metrics import psnr_y
 
-from .data import PatchSampler, Pair, list_images, make_pairs, split
+from .data import Pair, PatchSampler, list_images, make_pairs, split
 from .litesrnet import LiteSRConfig, LiteSRNet, count_params
 from .perceptual import PerceptualLoss
 
@@ -33,8 +33,11 @@ LOG_FIELDS = ["step", "elapsed_s", "loss", "lr", "val_psnr"]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m models.train", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m models.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--scale", type=int, required=True, choices=[2, 3, 4])
     ap.add_argument("--depth", type=int, default=19)
     ap.add_argument("--channels", type=int, default=64)
@@ -45,18 +48,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--patch", type=int, default=48, help="LR patch size (the paper's 48)")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--alpha", type=float, default=0.0, help="weight of the VGG16 perceptual term")
-    ap.add_argument("--vgg-weights", type=Path, default=None,
-                    help="local torchvision vgg16 state dict; without it the perceptual term is off")
-    ap.add_argument("--init-from", type=Path, default=None,
-                    help="checkpoint whose head + recurrent conv start this run (warm start)")
+    ap.add_argument(
+        "--vgg-weights",
+        type=Path,
+        default=None,
+        help="local torchvision vgg16 state dict; without it the perceptual term is off",
+    )
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="checkpoint whose head + recurrent conv start this run (warm start)",
+    )
     ap.add_argument("--n-val", type=int, default=10)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--ckpt-every-s", type=float, default=120.0)
-    ap.add_argument("--stop-at", type=int, default=0,
-                    help="stop at this step while keeping the --steps schedule (equal-budget ablations)")
-    ap.add_argument("--time-limit-min", type=float, default=0.0, help="stop after this much wall time (0 = none)")
-    ap.add_argument("--snapshot-at", type=int, nargs="*", default=[],
-                    help="also keep step_N.pt at these steps (equal-budget ablations)")
+    ap.add_argument(
+        "--stop-at",
+        type=int,
+        default=0,
+        help="stop at this step while keeping the --steps schedule (equal-budget ablations)",
+    )
+    ap.add_argument(
+        "--time-limit-min", type=float, default=0.0, help="stop after this much wall time (0 = none)"
+    )
+    ap.add_argument(
+        "--snapshot-at",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also keep step_N.pt at these steps (equal-budget ablations)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--fp32", action="store_true", help="disable bf16 autocast")
@@ -104,8 +126,16 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def checkpoint(model: LiteSRNet, opt: torch.optim.Optimizer, sampler: PatchSampler, step: int,
-               elapsed: float, best: float, args: argparse.Namespace, provenance: dict[str, Any]) -> dict[str, Any]:
+def checkpoint(
+    model: LiteSRNet,
+    opt: torch.optim.Optimizer,
+    sampler: PatchSampler,
+    step: int,
+    elapsed: float,
+    best: float,
+    args: argparse.Namespace,
+    provenance: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "config": model.config.to_dict(),
         "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
@@ -167,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.init_from is not None:
         warm_start(model, args.init_from)
         say(f"warm start: head + recurrent conv from {args.init_from}")
-    say(f"{cfg} params={count_params(model)} device={device} threads={torch.get_num_threads()} "
-        f"bf16={not args.fp32 and device.type == 'cpu'}")
+    say(
+        f"{cfg} params={count_params(model)} device={device} threads={torch.get_num_threads()} "
+        f"bf16={not args.fp32 and device.type == 'cpu'}"
+    )
 
     new_log = not (args.out / "log.csv").exists()
     csv_file = (args.out / "log.csv").open("a", newline="")
@@ -201,20 +233,36 @@ def main(argv: list[str] | None = None) -> None:
         run_loss += loss.item()
         n_loss += 1
         elapsed = time.time() - t0
-        done = (step >= args.steps or step == args.stop_at
-                or bool(args.time_limit_min and elapsed > args.time_limit_min * 60))
+        done = (
+            step >= args.steps
+            or step == args.stop_at
+            or bool(args.time_limit_min and elapsed > args.time_limit_min * 60)
+        )
         if step % args.val_every == 0 or done:
             v = validate(model, val_pairs, args.scale, device)
-            writer.writerow({"step": step, "elapsed_s": f"{elapsed:.0f}", "loss": f"{run_loss / n_loss:.6f}",
-                             "lr": f"{lr_at(step, args.steps, args.lr):.2e}", "val_psnr": f"{v:.4f}"})
+            writer.writerow(
+                {
+                    "step": step,
+                    "elapsed_s": f"{elapsed:.0f}",
+                    "loss": f"{run_loss / n_loss:.6f}",
+                    "lr": f"{lr_at(step, args.steps, args.lr):.2e}",
+                    "val_psnr": f"{v:.4f}",
+                }
+            )
             csv_file.flush()
             say(f"step {step} loss {run_loss / n_loss:.6f} val {v:.3f} dB ({elapsed / 60:.1f} min)")
             run_loss, n_loss = 0.0, 0
             if v > best:
                 best = v
-                save(args.out / "best.pt", checkpoint(model, opt, sampler, step, elapsed, best, args, provenance))
+                save(
+                    args.out / "best.pt",
+                    checkpoint(model, opt, sampler, step, elapsed, best, args, provenance),
+                )
         if step in args.snapshot_at:
-            save(args.out / f"step_{step}.pt", checkpoint(model, opt, sampler, step, elapsed, best, args, provenance))
+            save(
+                args.out / f"step_{step}.pt",
+                checkpoint(model, opt, sampler, step, elapsed, best, args, provenance),
+            )
         if done or time.time() - t_ck > args.ckpt_every_s:
             save(last, checkpoint(model, opt, sampler, step, elapsed, best, args, provenance))
             t_ck = time.time()

@@ -1,0 +1,1 @@
+"""PyTorch LiteSRNet -> unrolled, simplified, verified ONNX (maintainer side)."""

@@ -1,0 +1,200 @@
+"""Export LiteSRNet to ONNX with the recurrence unrolled.
+
+The shared recurrent conv becomes ``depth`` Conv nodes reading ONE weight
+initializer, so the file holds each weight once (size ~ 4 bytes x params).
+The graph is simplified with onnxsim, checked, verified against PyTorch with
+ONNX Runtime on several input sizes, stamped with ``litesr.*`` metadata, and
+written deterministically (same checkpoint -> same bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import onnxsim
+import torch
+
+from litesr_edge._modelinfo import ModelInfo
+from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, receptive_field
+
+OPSET = 17
+VERIFY_SIZES = ((17, 23), (64, 48), (1, 1))
+TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The export failed a check; the message says which."""
+
+
+def load_checkpoint(path: Path) -> tuple[LiteSRNet, dict[str, str]]:
+    """Model (eval mode, fp32) and provenance metadata from a training checkpoint."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    model = LiteSRNet(LiteSRConfig(**ck["config"]))
+    model.load_state_dict(ck["model"])
+    prov = ck.get("provenance", {})
+    extra = {
+        "train_data": str(prov.get("data", "unknown")),
+        "train_steps": str(ck.get("step", "unknown")),
+        "train_wall_s": f"{float(ck.get('elapsed_s', 0.0)):.0f}",
+        "train_hardware": str(prov.get("hardware", "unknown")),
+        "train_loss": str(prov.get("loss", "MSE")),
+        "val_psnr": f"{float(ck.get('best_val_psnr', float('nan'))):.3f}",
+        "val_protocol": "Y channel, border=scale, held-out training-folder images",
+    }
+    return model.eval(), extra
+
+
+def random_model(scale: int, depth: int, seed: int) -> tuple[LiteSRNet, dict[str, str]]:
+    """An untrained model (IRNN init) for pipelines that run before training exists."""
+    torch.manual_seed(seed)
+    model = LiteSRNet(LiteSRConfig(scale=scale, depth=depth))
+    with torch.no_grad():
+        # Untrained tail weights and biases are ~0, which would export plain
+        # bicubic (and let identical zero biases be merged); perturb them so
+        # tests exercise every path.
+        model.tail.weight.normal_(0, 0.02)
+        for m in (model.head, model.body, model.tail):
+            m.bias.normal_(0, 0.01)
+    return model.eval(), {
+        "train_data": "none (UNTRAINED random weights, for pipeline tests only)",
+        "seed": str(seed),
+    }
+
+
+def to_onnx(model: LiteSRNet) -> onnx.ModelProto:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (torch.rand(1, 3, 16, 16),),
+            buf,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_axes={"lr": {0: "N", 2: "H", 3: "W"}, "sr": {0: "N", 2: "sH", 3: "sW"}},
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def simplify(proto: onnx.ModelProto) -> onnx.ModelProto:
+    simple, ok = onnxsim.simplify(proto)
+    if not ok:
+        raise ExportError("onnxsim could not validate the simplified graph")
+    onnx.checker.check_model(simple, full_check=True)
+    return simple
+
+
+def stamp(proto: onnx.ModelProto, model: LiteSRNet, extra: dict[str, str]) -> ModelInfo:
+    cfg = model.config
+    info = ModelInfo(
+        scale=cfg.scale,
+        depth=cfg.depth,
+        channels=cfg.channels,
+        receptive_field=receptive_field(cfg.depth),
+        params=count_params(model),
+        trained=not extra.get("train_data", "").startswith("none"),
+        extra={"skip": "bicubic" if cfg.global_skip else "none", "opset": str(OPSET), **extra},
+    )
+    del proto.metadata_props[:]
+    for key, value in sorted(info.to_metadata().items()):
+        proto.metadata_props.add(key=key, value=value)
+    proto.producer_name = "litesr-edge export"
+    proto.producer_version = "1"
+    proto.doc_string = f"LiteSRNet x{cfg.scale} depth {cfg.depth} (recurrence unrolled)"
+    return info
+
+
+def verify(data: bytes, model: LiteSRNet) -> float:
+    """Largest |ORT - torch| over VERIFY_SIZES (batch 2); raises past TOLERANCE."""
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for h, w in VERIFY_SIZES:
+        x = rng.random((2, 3, h, w), dtype=np.float32)
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x)).numpy()
+        got = sess.run(["sr"], {"lr": x})[0]
+        if got.shape != ref.shape:
+            raise ExportError(f"ORT output {got.shape} != torch {ref.shape} for input {h}x{w}")
+        worst = max(worst, float(np.abs(got - ref).max()))
+    if worst > TOLERANCE:
+        raise ExportError(f"ORT differs from torch by {worst:.2e} > {TOLERANCE:.0e}")
+    return worst
+
+
+def check_shared_weight(proto: onnx.ModelProto, depth: int) -> None:
+    """The recurrent conv must read ONE initializer from ``depth`` Conv nodes."""
+    inits = {i.name for i in proto.graph.initializer}
+    uses: dict[str, int] = {}
+    for node in proto.graph.node:
+        if node.op_type == "Conv" and len(node.input) > 1 and node.input[1] in inits:
+            uses[node.input[1]] = uses.get(node.input[1], 0) + 1
+    if max(uses.values(), default=0) != depth:
+        raise ExportError(f"expected one weight shared by {depth} Conv nodes, found uses {uses}")
+
+
+def export(model: LiteSRNet, extra: dict[str, str], output: Path) -> dict[str, Any]:
+    """Export, simplify, check, verify and write; returns a summary."""
+    proto = simplify(to_onnx(model))
+    check_shared_weight(proto, model.config.depth)
+    info = stamp(proto, model, extra)
+    data = proto.SerializeToString(deterministic=True)
+    worst = verify(data, model)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(output)
+    return {
+        "output": str(output),
+        "bytes": len(data),
+        "params": info.params,
+        "max_abs_diff": worst,
+        "nodes": len(proto.graph.node),
+        "initializers": len(proto.graph.initializer),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", type=Path, help="training checkpoint (best.pt / last.pt)")
+    src.add_argument("--random", action="store_true", help="export an UNTRAINED model (pipeline tests)")
+    ap.add_argument("--scale", type=int, choices=[2, 3, 4], help="with --random")
+    ap.add_argument("--depth", type=int, default=19, help="with --random")
+    ap.add_argument("--seed", type=int, default=0, help="with --random")
+    ap.add_argument("--output", type=Path, required=True)
+    args = ap.parse_args(argv)
+    if args.random and args.scale is None:
+        ap.error("--random needs --scale")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.checkpoint is not None:
+        if not args.checkpoint.is_file():
+            print(f"error: checkpoint {args.checkpoint} does not exist", file=sys.stderr)
+            return 2
+        model, extra = load_checkpoint(args.checkpoint)
+    else:
+        model, extra = random_model(args.scale, args.depth, args.seed)
+    try:
+        summary = export(model, extra, args.output)
+    except ExportError as exc:
+        print(f"error: export failed verification: {exc}", file=sys.stderr)
+        return 1
+    print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
