@@ -1,0 +1,284 @@
+"""Image files in and out: checked decoding and atomic encoding.
+
+Arrays are RGB(A) in memory (OpenCV's BGR order never leaks out), uint8 or
+uint16 as stored. PNG and JPEG files are walked chunk by chunk / marker by
+marker before decoding, because OpenCV silently returns the decoded part of a
+truncated JPEG and prints libpng noise for a truncated PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+import uuid
+from pathlib import Path
+from typing import Any, cast
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ._errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "HIGH_DEPTH_SUFFIXES",
+    "IMAGE_SUFFIXES",
+    "check_output_path",
+    "decode_image",
+    "image_size",
+    "load_bytes",
+    "read_image",
+    "write_image",
+]
+
+# Same threshold as Pillow's decompression-bomb error (2 x MAX_IMAGE_PIXELS).
+DEFAULT_MAX_PIXELS = 178_956_970
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+HIGH_DEPTH_SUFFIXES = (".png", ".tif", ".tiff")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOI = b"\xff\xd8"
+# Start-of-frame markers (they carry the image size); C4, C8 and CC are not frames.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Inside entropy-coded data 0xFF is followed by 0x00 (stuffing), RSTn or more
+# 0xFF fill bytes; anything else starts the next marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+Image = NDArray[np.uint8] | NDArray[np.uint16]
+
+
+def load_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes; ImageReadError if it is missing, a folder or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(f"input {p} does not exist; check the path")
+    if p.is_dir():
+        raise ImageReadError(f"input {p} is a folder, not an image file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {p}: {exc.strerror}; check its permissions") from exc
+    if not data:
+        raise ImageReadError(f"input {p} is empty (0 bytes); re-copy or re-export the image")
+    return data
+
+
+def image_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(height, width) as stored, for PNG and JPEG; None for other formats.
+
+    Raises ImageReadError when a PNG or JPEG is truncated, so that no partial
+    image is ever decoded.
+    """
+    if data.startswith(_PNG_SIGNATURE):
+        return _png_size(data, source)
+    if data.startswith(_JPEG_SOI):
+        return _jpeg_size(data, source)
+    return None
+
+
+def _truncated(source: str | os.PathLike[str], kind: str) -> ImageReadError:
+    return ImageReadError(f"input {source} is a truncated {kind} file (it ends early); re-copy or re-export it")
+
+
+def _png_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int]:
+    pos, size = len(_PNG_SIGNATURE), (0, 0)
+    while True:
+        if pos + 8 > len(data):
+            raise _truncated(source, "PNG")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length  # length, type, data, CRC
+        if end > len(data):
+            raise _truncated(source, "PNG")
+        if kind == b"IHDR" and length >= 8:
+            width, height = struct.unpack(">II", data[pos + 8 : pos + 16])
+            size = (height, width)
+        if kind == b"IEND":
+            return size
+        pos = end
+
+
+def _jpeg_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int]:
+    pos, size, n = 2, (0, 0), len(data)
+    while True:
+        if pos >= n:
+            raise _truncated(source, "JPEG")
+        if data[pos] != 0xFF:  # not a marker where one must be: corrupt, the decoder will say so
+            return size
+        while pos < n and data[pos] == 0xFF:  # marker prefix and fill bytes
+            pos += 1
+        if pos >= n:
+            raise _truncated(source, "JPEG")
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI: the image is complete; trailing data is allowed
+            return size
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            continue
+        if pos + 2 > n or pos + struct.unpack(">H", data[pos : pos + 2])[0] > n:
+            raise _truncated(source, "JPEG")
+        length = struct.unpack(">H", data[pos : pos + 2])[0]
+        if marker in _JPEG_SOF and length >= 7:
+            height, width = struct.unpack(">HH", data[pos + 3 : pos + 7])
+            size = (height, width)
+        pos += length
+        if marker == 0xDA:  # start of scan: skip the entropy-coded data
+            found = _JPEG_NEXT_MARKER.search(data, pos)
+            if found is None:
+                raise _truncated(source, "JPEG")
+            pos = found.start()
+
+
+def decode_image(data: bytes, source: str | os.PathLike[str]) -> Image:
+    """Decode to HxW, HxWx3 RGB or HxWx4 RGBA, uint8 or uint16 as stored.
+
+    JPEGs are rotated/flipped upright by their EXIF orientation (JPEG has no
+    alpha, so the colour-preserving flags lose nothing); other formats are
+    decoded unchanged, alpha included.
+    """
+    is_jpeg = data.startswith(_JPEG_SOI)
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if array is None:
+        raise ImageReadError(
+            f"input {source} is not a readable image (corrupt, or not an image at all); "
+            f"supported formats: {', '.join(IMAGE_SUFFIXES)}"
+        )
+    if array.dtype not in (np.uint8, np.uint16):
+        raise ImageReadError(
+            f"input {source} has {array.dtype} samples; litesr-edge reads 8- and 16-bit images, convert it first"
+        )
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 3:
+        code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+        array = cv2.cvtColor(array, code)
+    return cast(Image, array)
+
+
+def read_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> Image:
+    """Read an image file as a numpy array: HxW grey, HxWx3 RGB or HxWx4 RGBA.
+
+    Samples stay uint8 or uint16 as stored; JPEG EXIF orientation is applied.
+    ``max_pixels`` (if given) bounds the stored pixel count before decoding.
+    Raises ImageReadError for a missing, empty, truncated or non-image file and
+    ImageTooLargeError past ``max_pixels``.
+    """
+    data = load_bytes(path)
+    size = image_size(data, path)
+    if max_pixels is not None and size is not None and size[0] * size[1] > max_pixels:
+        raise ImageTooLargeError(
+            f"input {path} has {size[1]}x{size[0]} = {size[0] * size[1]:,} pixels, more than the limit "
+            f"{max_pixels:,}; raise max_pixels if you trust this file"
+        )
+    return decode_image(data, path)
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    source: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    dtype: np.dtype[np.generic] | None = None,
+) -> Path:
+    """Raise ImageWriteError unless ``path`` can take a new image; return it as a Path.
+
+    Checked before any work is done so that a doomed run fails fast.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageWriteError(f"output {p} has an unsupported extension; use one of {', '.join(IMAGE_SUFFIXES)}")
+    if dtype == np.uint16 and suffix not in HIGH_DEPTH_SUFFIXES:
+        raise ImageWriteError(
+            f"output {p}: {suffix} stores 8-bit samples only and the image is 16-bit; "
+            f"write {', '.join(HIGH_DEPTH_SUFFIXES)} instead"
+        )
+    if source is not None and _same_file(p, Path(source)):
+        raise ImageWriteError(f"output {p} is the input file; choose another output path")
+    if p.is_dir():
+        raise ImageWriteError(f"output {p} is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise ImageWriteError(f"output {p} already exists; pass overwrite=True (--overwrite) to replace it")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ImageWriteError(f"output folder {parent} does not exist (or is not a folder); create it first")
+    if not os.access(parent, os.W_OK):
+        raise ImageWriteError(f"output folder {parent} is not writable; choose another output path")
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: NDArray[np.generic],
+    overwrite: bool = False,
+    source: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write an RGB(A)/grey uint8 or uint16 array atomically; return the path.
+
+    The encoded bytes go to a hidden temporary file in the destination folder,
+    which is then renamed over the destination, so an interrupted run leaves
+    either no file or a complete one. Refuses to replace ``source`` (the
+    input) and, unless ``overwrite``, an existing file.
+    """
+    if image.dtype not in (np.uint8, np.uint16):
+        raise InvalidInputError(f"cannot write {image.dtype} samples; convert to uint8 or uint16 first")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+        raise InvalidInputError(f"cannot write an array of shape {image.shape}; expected HxW, HxWx3 or HxWx4")
+    p = check_output_path(path, source, overwrite, image.dtype)
+    encoded = _encode(p, image)
+    _atomic_write(p, encoded, overwrite)
+    return p
+
+
+def _encode(path: Path, image: NDArray[Any]) -> bytes:
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        image = cv2.cvtColor(image, code)
+    try:
+        ok, buffer = cv2.imencode(path.suffix.lower(), image)
+    except cv2.error as exc:
+        raise ImageWriteError(f"cannot encode {path}: {exc.msg}") from exc
+    if not ok:
+        raise ImageWriteError(f"cannot encode the image as {path.suffix}; try .png")
+    return bytes(buffer)
+
+
+def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        # os.open (not mkstemp) so the file gets the usual umask permissions.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _publish(tmp, path, overwrite)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}; check the folder and free space") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    # A hard link fails if the destination appeared meanwhile: no-clobber and atomic.
+    try:
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise ImageWriteError(f"output {path} already exists; pass overwrite=True (--overwrite) to replace it") from exc
+    except OSError:
+        # Filesystem without hard links: fall back to check-then-rename.
+        if path.exists():
+            raise ImageWriteError(
+                f"output {path} already exists; pass overwrite=True (--overwrite) to replace it"
+            ) from None
+        os.replace(tmp, path)
