@@ -1,0 +1,235 @@
+"""Inference engines: one object per model, built once, safe to share between threads.
+
+An engine takes a float32 NCHW RGB batch in [0, 1] and returns the float32
+NCHW super-resolved batch (not clamped). ``OrtEngine`` runs ONNX Runtime;
+other engines (e.g. OpenVINO) implement the same :class:`Engine` protocol and
+register in ``ENGINES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
+from ._modelinfo import ModelInfo
+
+__all__ = [
+    "AUTO_PROVIDERS",
+    "ENGINES",
+    "Engine",
+    "OrtEngine",
+    "available_providers",
+    "create_engine",
+    "read_model_info",
+    "resolve_providers",
+]
+
+CPU = "CPUExecutionProvider"
+# Preference order for ``providers=None``. CUDA comes before TensorRT because
+# TensorRT rebuilds its engine for every new input shape, and tiles vary.
+AUTO_PROVIDERS = (
+    "CUDAExecutionProvider",
+    "TensorrtExecutionProvider",
+    "CoreMLExecutionProvider",
+    "DmlExecutionProvider",
+)
+# Short names accepted wherever a provider is named.
+PROVIDER_ALIASES = {
+    "cpu": CPU,
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "dml": "DmlExecutionProvider",
+}
+# Providers onnxruntime lists that cannot run a local model.
+_NOT_LOCAL = frozenset({"AzureExecutionProvider"})
+
+_ORT_ERRORS: tuple[type[Exception], ...] = (
+    ort_errors.Fail,
+    ort_errors.InvalidArgument,
+    ort_errors.NoSuchFile,
+    ort_errors.NoModel,
+    ort_errors.InvalidProtobuf,
+    ort_errors.InvalidGraph,
+    ort_errors.NotImplemented,
+    ort_errors.RuntimeException,
+)
+
+
+class Engine(Protocol):
+    """What the Upscaler needs from an inference backend.
+
+    Constructors take ``(model_path: Path, providers: Sequence[str] | None,
+    threads: int | None)`` and raise ModelError / ProviderError /
+    EngineUnavailableError; ``run`` must be safe to call from many threads.
+    """
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's litesr metadata."""
+        ...
+
+    @property
+    def provider(self) -> str:
+        """The device/provider that actually runs the model."""
+        ...
+
+    def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """(N, 3, H, W) float32 in [0, 1] -> (N, 3, sH, sW) float32, not clamped."""
+        ...
+
+
+def available_providers() -> list[str]:
+    """ONNX Runtime execution providers usable on this machine, CPU last."""
+    return [p for p in ort.get_available_providers() if p not in _NOT_LOCAL]
+
+
+def resolve_providers(requested: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    """The provider list to open a session with; the first entry is the one wanted.
+
+    ``None`` picks the first available of AUTO_PROVIDERS, else CPU. An explicit
+    list may use short names (``cpu``, ``cuda``...); any unavailable entry is a
+    ProviderError naming the available ones.
+    """
+    if requested is None:
+        best = next((p for p in AUTO_PROVIDERS if p in available), CPU)
+        return [best] if best == CPU else [best, CPU]
+    if isinstance(requested, str):
+        raise InvalidInputError(f"providers={requested!r} must be a list, e.g. [{requested!r}]")
+    if not requested:
+        raise InvalidInputError("providers=[] is empty; pass None for automatic choice or e.g. ['cpu']")
+    names = [PROVIDER_ALIASES.get(p.lower(), p) for p in requested]
+    missing = [p for p in names if p not in available]
+    if missing:
+        raise ProviderError(
+            f"execution provider {', '.join(missing)} is not available in this onnxruntime; "
+            f"available: {', '.join(available)} (GPU providers need onnxruntime-gpu or similar)"
+        )
+    return names if CPU in names else [*names, CPU]
+
+
+def _session_options(threads: int | None, optimize: bool) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: the library does not print
+    if threads is not None:
+        if threads < 1:
+            raise InvalidInputError(f"threads={threads} must be >= 1 (or None for all cores)")
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return options
+
+
+def _open_session(
+    model_path: Path, providers: list[str], options: ort.SessionOptions
+) -> ort.InferenceSession:
+    if not model_path.is_file():
+        raise ModelError(f"model file {model_path} does not exist; check the path")
+    try:
+        return ort.InferenceSession(os.fspath(model_path), options, providers=providers)
+    except _ORT_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(
+            f"{model_path} is not a loadable ONNX model ({reason}); "
+            "give a file written by `python -m export`"
+        ) from exc
+
+
+def _model_info(session: ort.InferenceSession, model_path: Path) -> ModelInfo:
+    info = ModelInfo.from_metadata(session.get_modelmeta().custom_metadata_map, model_path)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) != 4 or len(outputs[0].shape) != 4:
+        raise ModelError(f"{model_path} must have one NCHW input and one NCHW output; re-export it")
+    if inputs[0].shape[1] != 3:
+        raise ModelError(f"{model_path} takes {inputs[0].shape[1]} input channels, not 3 (RGB); re-export it")
+    return info
+
+
+def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo:
+    """A model file's ModelInfo, read cheaply (CPU session, no graph optimisation)."""
+    path = Path(model_path)
+    session = _open_session(path, [CPU], _session_options(1, optimize=False))
+    return _model_info(session, path)
+
+
+class OrtEngine:
+    """An ONNX Runtime session for one LiteSRNet model.
+
+    ``providers``: None for automatic choice (see AUTO_PROVIDERS) or an explicit
+    list; ``threads``: intra-op threads (None: ONNX Runtime's default).
+    """
+
+    def __init__(
+        self, model_path: str | os.PathLike[str], providers: Sequence[str] | None = None, threads: int | None = None
+    ) -> None:
+        path = Path(model_path)
+        wanted = resolve_providers(providers, available_providers())
+        self._session = _open_session(path, wanted, _session_options(threads, optimize=True))
+        self._info = _model_info(self._session, path)
+        actual = self._session.get_providers()[0]
+        if actual != wanted[0]:
+            raise ProviderError(
+                f"{wanted[0]} is installed but failed to start (onnxruntime fell back to {actual}); "
+                "check the GPU driver and CUDA/cuDNN libraries, or use the CPU"
+            )
+        self._provider = str(actual)
+        self._input = self._session.get_inputs()[0].name
+        self._output = self._session.get_outputs()[0].name
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model's litesr metadata."""
+        return self._info
+
+    @property
+    def provider(self) -> str:
+        """The execution provider that runs the model."""
+        return self._provider
+
+    def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        """(N, 3, H, W) float32 -> (N, 3, sH, sW) float32 (InferenceSession.run is thread-safe)."""
+        try:
+            result = self._session.run([self._output], {self._input: batch})[0]
+        except _ORT_ERRORS as exc:
+            raise LiteSRError(
+                f"inference failed on a {batch.shape[2]}x{batch.shape[3]} tile with {self._provider}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; try a smaller --tile/--max-memory"
+            ) from exc
+        return np.asarray(result, dtype=np.float32)
+
+
+# Engine kind -> "module:Class". Modules are imported only when asked for, so an
+# engine's optional dependency (e.g. openvino) is never needed by the others.
+ENGINES = {
+    "onnxruntime": "litesr_edge._engine:OrtEngine",
+    "openvino": "litesr_edge._engine_openvino:OpenVinoEngine",
+}
+
+
+def create_engine(
+    kind: str, model_path: str | os.PathLike[str], providers: Sequence[str] | None, threads: int | None
+) -> Engine:
+    """Build the engine registered under ``kind`` for ``model_path``."""
+    target = ENGINES.get(kind)
+    if target is None:
+        raise InvalidInputError(f"engine={kind!r} is unknown; choose one of {', '.join(ENGINES)}")
+    module_name, class_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise EngineUnavailableError(
+            f"engine {kind!r} needs {exc.name!r}, which is not installed; try pip install 'litesr-edge[{kind}]'"
+        ) from exc
+    engine: Engine = getattr(module, class_name)(Path(model_path), providers, threads)
+    return engine

@@ -1,0 +1,56 @@
+"""Bundled models: found by reading each file's metadata, never by its name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._engine import read_model_info
+from ._errors import InvalidInputError, ModelError
+from ._modelinfo import ModelInfo
+
+__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models"]
+
+# Read at call time (not bound as a default) so tests can point it elsewhere.
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A model file and the metadata read from it."""
+
+    path: Path
+    info: ModelInfo
+
+
+def list_models(folder: Path | None = None) -> list[BundledModel]:
+    """Every ``*.onnx`` in ``folder`` (default: the bundled models), sorted by (scale, depth).
+
+    A file there that is not a litesr-edge model is a broken install: ModelError.
+    """
+    root = MODELS_DIR if folder is None else folder
+    found = [BundledModel(path, read_model_info(path)) for path in sorted(root.glob("*.onnx"))]
+    return sorted(found, key=lambda m: (m.info.scale, m.info.depth, m.path.name))
+
+
+def find_model(scale: int, depth: int, folder: Path | None = None) -> BundledModel:
+    """The bundled model for (scale, depth); the error lists what is available."""
+    models = list_models(folder)
+    if not models:
+        root = MODELS_DIR if folder is None else folder
+        raise ModelError(
+            f"no bundled models found in {root}; reinstall litesr-edge or pass a model file (--model)"
+        )
+    scales = sorted({m.info.scale for m in models})
+    if scale not in scales:
+        raise InvalidInputError(
+            f"scale {scale} is not supported; available scales: {', '.join(map(str, scales))}"
+        )
+    same_scale = [m for m in models if m.info.scale == scale]
+    for model in same_scale:
+        if model.info.depth == depth:
+            return model
+    depths = sorted({m.info.depth for m in same_scale})
+    raise InvalidInputError(
+        f"depth {depth} is not available at x{scale}; available depths: {', '.join(map(str, depths))}"
+    )
