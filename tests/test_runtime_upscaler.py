@@ -1,0 +1,177 @@
+"""Upscaler: dtypes, channels, validation, limits, engines, thread safety."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from litesr_edge import (
+    EngineUnavailableError,
+    ImageTooLargeError,
+    InvalidInputError,
+    ModelError,
+    Upscaler,
+)
+from litesr_edge import _engine as engine_module
+from litesr_edge._upscaler import LUMA_WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def up2(tiny_models: dict[int, Path]) -> Upscaler:
+    return Upscaler(model=tiny_models[2], tile=7, threads=1)
+
+
+def _rgb(h: int = 9, w: int = 11, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((h, w, 3), dtype=np.float32)
+
+
+def _expected_int(float_result: np.ndarray, top: int) -> np.ndarray:
+    return np.rint(np.clip(float_result, 0, 1) * np.float32(top))
+
+
+def test_float_result_is_clamped_and_shaped(up2: Upscaler) -> None:
+    out = up2.upscale(_rgb())
+    assert out.shape == (18, 22, 3) and out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert ((out == 0) | (out == 1)).any()  # the tiny model overshoots: the clamp is exercised
+
+
+def test_uint8_matches_float_path_rounded(up2: Upscaler) -> None:
+    x8 = np.rint(_rgb() * 255).astype(np.uint8)
+    out = up2.upscale(x8)
+    assert out.dtype == np.uint8 and out.shape == (18, 22, 3)
+    ref = up2.upscale(x8.astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(out, _expected_int(ref, 255))
+
+
+def test_uint16_keeps_16_bits(up2: Upscaler) -> None:
+    x16 = np.rint(_rgb() * 65535).astype(np.uint16)
+    out = up2.upscale(x16)
+    assert out.dtype == np.uint16
+    ref = up2.upscale(x16.astype(np.float32) / np.float32(65535))
+    np.testing.assert_array_equal(out, _expected_int(ref, 65535))
+    assert (out % 257 != 0).mean() > 0.9  # not an 8-bit result scaled up
+
+
+@pytest.mark.parametrize("shape", [(9, 11), (9, 11, 1)])
+def test_grey_is_replicated_and_folded_back_with_luma(up2: Upscaler, shape: tuple[int, ...]) -> None:
+    grey = np.random.default_rng(1).random(shape, dtype=np.float32)
+    out = up2.upscale(grey)
+    assert out.shape == (18, 22, *shape[2:]) and out.dtype == np.float32
+    rgb = up2.upscale(np.repeat(grey.reshape(9, 11, 1), 3, axis=2))
+    r, g, b = LUMA_WEIGHTS
+    luma = r * rgb[..., 0] + g * rgb[..., 1] + b * rgb[..., 2]
+    np.testing.assert_allclose(out.reshape(18, 22), luma, atol=1e-6)
+
+
+def test_rgb_channel_order_is_kept(up2: Upscaler) -> None:
+    # A pure red image stays red-dominant: channels are not swapped (BGR) anywhere.
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 220
+    out = up2.upscale(red).astype(int)
+    assert out[..., 0].mean() > out[..., 2].mean() + 100
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+def test_rgba_colour_through_model_alpha_bicubic(up2: Upscaler, dtype: str) -> None:
+    rng = np.random.default_rng(2)
+    rgba = rng.random((9, 11, 4), dtype=np.float32)
+    if dtype != "float32":
+        rgba = np.rint(rgba * (255 if dtype == "uint8" else 65535)).astype(dtype)
+    out = up2.upscale(rgba)
+    assert out.shape == (18, 22, 4) and out.dtype == rgba.dtype
+    np.testing.assert_array_equal(out[..., :3], up2.upscale(np.ascontiguousarray(rgba[..., :3])))
+    alpha = cv2.resize(np.ascontiguousarray(rgba[..., 3]), (22, 18), interpolation=cv2.INTER_CUBIC)
+    if dtype == "float32":
+        alpha = np.clip(alpha, 0, 1)
+    np.testing.assert_array_equal(out[..., 3], alpha)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((4, 4, 3), np.float64),
+        np.zeros((4, 4, 3), np.int32),
+        np.zeros((4, 4, 2), np.uint8),
+        np.zeros((1, 4, 4, 3), np.uint8),
+        np.zeros((0, 4, 3), np.uint8),
+        np.full((4, 4, 3), 1.5, np.float32),
+        np.full((4, 4, 3), -0.1, np.float32),
+        np.full((4, 4, 3), np.nan, np.float32),
+        [[0, 1], [1, 0]],
+    ],
+    ids=["float64", "int32", "2ch", "4d", "empty", "above1", "below0", "nan", "list"],
+)
+def test_bad_arrays_are_rejected(up2: Upscaler, image: object) -> None:
+    with pytest.raises(InvalidInputError):
+        up2.upscale(image)  # type: ignore[arg-type]
+
+
+def test_pixel_limit_is_on_the_output(tiny_models: dict[int, Path]) -> None:
+    up = Upscaler(model=tiny_models[2], max_pixels=20 * 2 * 30 * 2)
+    assert up.upscale(np.zeros((20, 30, 3), np.uint8)).shape == (40, 60, 3)
+    with pytest.raises(ImageTooLargeError, match="max_pixels"):
+        up.upscale(np.zeros((20, 31, 3), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"tile": -1}, {"max_memory_mb": 0}, {"threads": 0}, {"max_pixels": 0}, {"scale": 3}, {"depth": 5},
+     {"providers": "cpu"}, {"providers": []}, {"engine": "nope"}],
+)
+def test_bad_arguments_are_rejected(tiny_models: dict[int, Path], kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidInputError):
+        Upscaler(model=tiny_models[2], **kwargs)  # type: ignore[arg-type]
+
+
+def test_custom_model_sets_scale_and_metadata(tiny_models: dict[int, Path]) -> None:
+    up = Upscaler(model=tiny_models[3], tile=0)
+    assert (up.scale, up.info.depth, up.info.receptive_field, up.tile) == (3, 2, 4, 0)
+    assert up.provider == "CPUExecutionProvider" or "ExecutionProvider" in up.provider
+    assert up.model_path == tiny_models[3]
+    assert "scale=3" in repr(up)
+
+
+def test_wrong_scale_metadata_is_a_model_error(tiny_model_factory) -> None:  # type: ignore[no-untyped-def]
+    liar = tiny_model_factory(scale=2, metadata={"scale": "4"})
+    with pytest.raises(ModelError, match="scale"):
+        Upscaler(model=liar).upscale(np.zeros((5, 5, 3), np.uint8))
+
+
+def test_missing_engine_module_is_engine_unavailable(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(engine_module.ENGINES, "fake", "litesr_edge._no_such_engine:FakeEngine")
+    with pytest.raises(EngineUnavailableError, match="fake"):
+        Upscaler(model=tiny_models[2], engine="fake")
+
+
+def test_one_upscaler_serves_many_threads(up2: Upscaler) -> None:
+    images = [np.rint(_rgb(13 + i, 17 - i, seed=i) * 255).astype(np.uint8) for i in range(6)]
+    expected = [up2.upscale(im) for im in images]
+    state_before = dict(vars(up2))
+    results: dict[tuple[int, int], np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for rep in range(3):
+                for i, im in enumerate(images):
+                    results[worker, rep * 10 + i] = up2.upscale(im)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 4 * 3 * 6
+    for (_, key), out in results.items():
+        np.testing.assert_array_equal(out, expected[key % 10])
+    assert vars(up2) == state_before  # no per-call state stored on the object
