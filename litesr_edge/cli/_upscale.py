@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .._engine import ENGINES
 from .._errors import ImageReadError, ImageWriteError, InvalidInputError, LiteSRError
 from .._io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .._upscaler import DEFAULT_MAX_MEMORY_MB, Upscaler
@@ -177,7 +178,7 @@ def upscale_command(
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", help="Refuse images whose output would exceed this many pixels.")
     ] = DEFAULT_MAX_PIXELS,
-    engine: Annotated[str, typer.Option(help="Inference engine.")] = "onnxruntime",
+    engine: Annotated[str, typer.Option(help=f"Inference engine: {', '.join(ENGINES)}.")] = "onnxruntime",
 ) -> None:
     """Upscale images with LiteSRNet. Exact tiling keeps memory flat on large images.
 
