@@ -30,7 +30,12 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["rewrite_for_speed", "subpixel_convtranspose_weights", "cubic_phase_kernels"]
+__all__ = [
+    "cubic_phase_kernels",
+    "recover_convtranspose_weights",
+    "rewrite_for_speed",
+    "subpixel_convtranspose_weights",
+]
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, object]:
@@ -70,6 +75,28 @@ def subpixel_convtranspose_weights(
                     out[:, ah, aw, :, dh - dmin, dw - dmin] = w[:, :, th, tw].T
     bias = np.repeat(b.astype(np.float32), s * s)
     return out.reshape(cout * s * s, cin, size, size), bias, -dmin, dmax
+
+
+def recover_convtranspose_weights(
+    conv_w: np.ndarray, conv_b: np.ndarray, s: int, k: int, p: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`subpixel_convtranspose_weights`: the ConvTranspose (Cin, Cout, k, k) weight and bias.
+
+    Lets tools that run the PyTorch model (benchmarks/torch_worker.py) load the weights
+    of a rewritten graph.
+    """
+    phases = _phase_offsets(s, k, p)
+    dmin = min(d for ph in phases for d, _ in ph)
+    size = conv_w.shape[2]
+    cout, cin = conv_w.shape[0] // (s * s), conv_w.shape[1]
+    blocks = conv_w.reshape(cout, s, s, cin, size, size)
+    w = np.zeros((cin, cout, k, k), np.float32)
+    for ah, ph_h in enumerate(phases):
+        for aw, ph_w in enumerate(phases):
+            for dh, th in ph_h:
+                for dw, tw in ph_w:
+                    w[:, :, th, tw] = blocks[:, ah, aw, :, dh - dmin, dw - dmin].T
+    return w, conv_b.reshape(cout, s * s)[:, 0].astype(np.float32)
 
 
 def _cubic(x: float, a: float) -> float:
@@ -124,8 +151,10 @@ def _pad_node(bld: _Builder, src: str, begin: int, end: int, mode: str) -> tuple
 
 
 def _rewrite_convtranspose(
-    node: onnx.NodeProto, consts: dict[str, np.ndarray], bld: _Builder
+    node: onnx.NodeProto, consts: dict[str, np.ndarray], bld: _Builder, relu_output: str | None
 ) -> list[onnx.NodeProto] | None:
+    """Sub-pixel Conv for ``node``; with ``relu_output`` the following Relu is applied before
+    DepthToSpace (a permutation, so equivalent) where ORT fuses it into the Conv."""
     at = _attrs(node)
     if (
         node.input[1] not in consts
@@ -148,7 +177,11 @@ def _rewrite_convtranspose(
     nodes, src = _pad_node(bld, node.input[0], pb, pe, "constant")
     conv_out = bld.name(f"{node.output[0]}_phases")
     nodes.append(helper.make_node("Conv", [src, bld.init("w", cw), bld.init("b", cb)], [conv_out]))
-    nodes.append(helper.make_node("DepthToSpace", [conv_out], [node.output[0]], blocksize=s, mode="CRD"))
+    if relu_output is not None:
+        nodes.append(helper.make_node("Relu", [conv_out], [conv_out + "_relu"]))
+        conv_out += "_relu"
+    final = relu_output if relu_output is not None else node.output[0]
+    nodes.append(helper.make_node("DepthToSpace", [conv_out], [final], blocksize=s, mode="CRD"))
     return nodes
 
 
@@ -191,19 +224,28 @@ def _input_channels(graph: onnx.GraphProto, name: str) -> int | None:
     return None
 
 
-def rewrite_for_speed(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` with ConvTranspose and integer-scale cubic Resize as sub-pixel Convs."""
+def rewrite_for_speed(
+    model: onnx.ModelProto, convtranspose: bool = True, resize: bool = True
+) -> onnx.ModelProto:
+    """A copy of ``model`` with ConvTranspose and/or integer-scale cubic Resize as sub-pixel Convs."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
     consts = _constants(graph)
     bld = _Builder(graph)
+    relus = _sole_relu_consumers(graph)
+    absorbed: set[str] = set()
     new_nodes: list[onnx.NodeProto] = []
     for node in graph.node:
         repl = None
-        if node.op_type == "ConvTranspose":
-            repl = _rewrite_convtranspose(node, consts, bld)
-        elif node.op_type == "Resize":
+        if node.op_type == "Relu" and node.output[0] in absorbed:
+            continue
+        if node.op_type == "ConvTranspose" and convtranspose:
+            relu = relus.get(node.output[0])
+            repl = _rewrite_convtranspose(node, consts, bld, relu.output[0] if relu else None)
+            if repl is not None and relu is not None:
+                absorbed.add(relu.output[0])
+        elif node.op_type == "Resize" and resize:
             ch = _input_channels(graph, node.input[0])
             repl = _rewrite_resize(node, consts, bld, ch) if ch else None
         new_nodes.extend(repl if repl is not None else [node])
@@ -213,6 +255,22 @@ def rewrite_for_speed(model: onnx.ModelProto) -> onnx.ModelProto:
     _drop_unused(graph)
     onnx.checker.check_model(out)
     return out
+
+
+def _sole_relu_consumers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:
+    """ConvTranspose output name -> the Relu that is its only consumer."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+    found = {}
+    for node in graph.node:
+        users = consumers.get(node.output[0], [])
+        single_relu = len(users) == 1 and users[0].op_type == "Relu"
+        if node.op_type == "ConvTranspose" and single_relu and node.output[0] not in outputs:
+            found[node.output[0]] = users[0]
+    return found
 
 
 def _drop_unused(graph: onnx.GraphProto) -> None:
