@@ -25,16 +25,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from ._bicubic import imresize
 from ._errors import DatasetError, ModelError
+from ._io import IMAGE_SUFFIXES, read_image
 from ._metrics import psnr_y, ssim_y
 
 __all__ = [
-    "IMAGE_SUFFIXES",
     "JsonValue",
     "JSON_SCHEMA",
     "Dataset",
@@ -54,7 +53,6 @@ __all__ = [
 ]
 
 Upsampler = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 JSON_SCHEMA = "litesr-edge.eval/1"
 _SRF_FILE = re.compile(r"_SRF_(\d+)_(HR|LR)$")
 
@@ -170,18 +168,13 @@ def _pairs_dataset(name: str, folder: Path, scale: int) -> Dataset:
 
 
 def _read(path: Path) -> npt.NDArray[np.uint8]:
-    """Decode an image to HxW (grey) or HxWx3 RGB uint8; alpha is dropped."""
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if data is None:
-        raise DatasetError(f"cannot decode {path} as an image; remove it from the dataset folder")
-    if data.dtype != np.uint8:
-        raise DatasetError(f"{path} is {data.dtype}; evaluation uses 8-bit images (convert it to 8 bits)")
-    if data.ndim == 3 and data.shape[2] == 1:
-        data = data[..., 0]
-    if data.ndim == 2:
-        return np.ascontiguousarray(data)
-    code = cv2.COLOR_BGRA2RGB if data.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return np.asarray(cv2.cvtColor(data, code), dtype=np.uint8)
+    """Decode to HxW (grey) or HxWx3 RGB uint8 (alpha dropped); ImageReadError if unreadable."""
+    image = read_image(path)
+    if image.dtype != np.uint8:
+        raise DatasetError(f"{path} is {image.dtype}; evaluation uses 8-bit images (convert it to 8 bits)")
+    if image.ndim == 3:
+        image = image[..., :3]  # alpha plays no part in the scores
+    return np.ascontiguousarray(image, dtype=np.uint8)
 
 
 def as_rgb(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

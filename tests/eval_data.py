@@ -18,7 +18,8 @@ def rgb_image(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(path), rgb[..., ::-1] if rgb.ndim == 3 else rgb)
+    bgr = rgb if rgb.ndim == 2 else rgb[..., [2, 1, 0, 3][: rgb.shape[2]]]
+    assert cv2.imwrite(str(path), bgr)
 
 
 def make_pairs(root: Path, scale: int, n: int = 2, grey_index: int | None = None) -> Path:

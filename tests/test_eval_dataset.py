@@ -6,12 +6,13 @@ import json
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from eval_data import make_pairs, rgb_image, write_rgb
 
 from litesr_edge._bicubic import imresize
-from litesr_edge._errors import DatasetError, ModelError
+from litesr_edge._errors import DatasetError, ImageReadError, ModelError
 from litesr_edge._evaluate import (
     JSON_SCHEMA,
     as_rgb,
@@ -70,7 +71,7 @@ def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
 def test_an_undecodable_image_is_named(tmp_path: Path) -> None:
     (tmp_path / "fake.png").write_text("not a png")
     ds = find_dataset(tmp_path, 2)
-    with pytest.raises(DatasetError, match=r"cannot decode .*fake\.png"):
+    with pytest.raises(ImageReadError, match=r"fake\.png is not a readable image"):
         list(iter_pairs(ds))
 
 
@@ -156,3 +157,16 @@ def test_json_schema(tmp_path: Path) -> None:
         ("img_002", 24, 20, False),
     ]
     assert res["psnr"] == pytest.approx(np.mean([i["psnr"] for i in res["images"]]))
+
+
+def test_16_bit_images_are_refused_and_alpha_is_dropped(tmp_path: Path) -> None:
+    rgba = np.dstack([rgb_image(40, 40), np.full((40, 40), 7, np.uint8)])
+    write_rgb(tmp_path / "a.png", rgba)
+    (pair,) = iter_pairs(find_dataset(tmp_path, 2))
+    assert pair.hr.shape == (40, 40, 3)
+    assert np.array_equal(pair.hr, rgba[..., :3])
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    cv2.imwrite(str(deep / "b.png"), np.full((40, 40, 3), 1000, np.uint16))
+    with pytest.raises(DatasetError, match=r"b\.png is uint16; evaluation uses 8-bit images"):
+        list(iter_pairs(find_dataset(deep, 2)))

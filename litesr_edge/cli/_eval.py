@@ -1,0 +1,174 @@
+"""``litesr-edge eval``: PSNR/SSIM of a model, the bicubic baseline or a peer on datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import numpy.typing as npt
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .._errors import InvalidInputError, LiteSRError
+from .._evaluate import (
+    Dataset,
+    DatasetScore,
+    ImageScore,
+    JsonValue,
+    Upsampler,
+    bicubic_upsampler,
+    evaluate,
+    find_dataset,
+    results_to_json,
+)
+from . import app
+
+Method = tuple[Upsampler, dict[str, JsonValue]]
+
+
+def _ours(scale: int, depth: int | None, model: Path | None, tile: int | None, threads: int | None) -> Method:
+    # Imported here: the evaluator itself needs no ONNX Runtime for --bicubic or --peer.
+    from .._upscaler import Upscaler
+
+    upscaler = Upscaler(scale=scale, depth=depth, model=model, tile=tile, threads=threads)
+    info = upscaler.info
+    described: dict[str, JsonValue] = {
+        "name": "litesrnet",
+        "model": str(upscaler.model_path),
+        "scale": info.scale,
+        "depth": info.depth,
+        "params": info.params,
+        "trained": info.trained,
+        "provider": upscaler.provider,
+        "tile": upscaler.tile,
+    }
+
+    def upsample(lr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        return upscaler.upscale(lr)
+
+    return upsample, described
+
+
+def _peer(scale: int, path: Path) -> Method:
+    from .._peers import OpenCVSuperRes
+
+    peer = OpenCVSuperRes(path)
+    if peer.scale != scale:
+        raise InvalidInputError(f"peer model {path} upscales x{peer.scale}, not x{scale}; pass -s {peer.scale}")
+    return peer, {"name": f"opencv:{peer.name}", "model": str(path), "scale": scale, "depth": None}
+
+
+def _method(
+    scale: int,
+    depth: int | None,
+    model: Path | None,
+    bicubic: bool,
+    peer: Path | None,
+    tile: int | None,
+    threads: int | None,
+) -> Method:
+    chosen = [flag for flag, on in (("--model", model), ("--bicubic", bicubic), ("--peer", peer)) if on]
+    if len(chosen) > 1:
+        raise InvalidInputError(f"{' and '.join(chosen)} exclude each other; pick one method to evaluate")
+    if bicubic:
+        return bicubic_upsampler(scale), {"name": "bicubic", "model": None, "scale": scale, "depth": None}
+    if peer is not None:
+        return _peer(scale, peer)
+    return _ours(scale, depth, model, tile, threads)
+
+
+def _run(datasets: list[Dataset], upsample: Upsampler, show_progress: bool) -> list[DatasetScore]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    results = []
+    with Progress(*columns, console=Console(stderr=True), transient=True, disable=not show_progress) as bar:
+        for ds in datasets:
+            task = bar.add_task(f"{ds.name} x{ds.scale}", total=len(ds.samples))
+
+            def advance(_score: ImageScore, task: TaskID = task) -> None:
+                bar.advance(task)
+
+            results.append(evaluate(ds, upsample, on_image=advance))
+    return results
+
+
+def _print_tables(results: list[DatasetScore], method: str, per_image: bool) -> None:
+    console = Console()
+    for r in results:
+        if per_image:
+            table = Table(title=f"{r.dataset.name} x{r.dataset.scale} -- {method} ({r.dataset.layout})")
+            for col in ("image", "size", "PSNR (dB)", "SSIM"):
+                table.add_column(col, justify="left" if col == "image" else "right")
+            for s in r.images:
+                grey = " grey" if s.grey else ""
+                table.add_row(s.name, f"{s.width}x{s.height}{grey}", f"{s.psnr:.2f}", f"{s.ssim:.4f}")
+            table.add_row("mean", f"{len(r.images)} images", f"{r.psnr:.2f}", f"{r.ssim:.4f}", style="bold")
+            console.print(table)
+    summary = Table(title=f"mean -- {method}", caption="Y channel, border = scale")
+    for col in ("dataset", "scale", "images", "PSNR (dB)", "SSIM"):
+        summary.add_column(col, justify="left" if col == "dataset" else "right")
+    for r in results:
+        summary.add_row(r.dataset.name, f"x{r.dataset.scale}", str(len(r.images)), f"{r.psnr:.2f}", f"{r.ssim:.4f}")
+    console.print(summary)
+
+
+@app.command("eval")
+def eval_command(
+    datasets: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Dataset folders: the benchmark layout (image_SRF_<s>/*_HR.png + *_LR.png, "
+            "e.g. ../shared/datasets/test/Set5) or a plain folder of HR images.",
+            show_default=False,
+        ),
+    ],
+    scale: Annotated[int, typer.Option("-s", "--scale", help="Upscaling factor.")] = 4,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="A litesr-edge .onnx model.")] = None,
+    bicubic: Annotated[bool, typer.Option("--bicubic", help="Evaluate MATLAB bicubic upsampling.")] = False,
+    peer: Annotated[
+        Path | None, typer.Option("--peer", help="Evaluate an OpenCV zoo FSRCNN/ESPCN .pb instead.")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option("--depth", help="Recurrence depth of the bundled model (default 19).")
+    ] = None,
+    tile: Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (0 = whole image).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime intra-op threads.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON document only.")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Only the mean table, no per-image rows.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Measure PSNR/SSIM on the Y channel with the standard SR protocol (border = scale).
+
+    The JSON document (--json) has the schema "litesr-edge.eval/1": {schema, method, protocol,
+    results: [{dataset, path, layout, scale, count, psnr, ssim, images: [{name, height, width,
+    grey, psnr, ssim}]}]}; PSNR in dB (null if infinite).
+    """
+    try:
+        if scale < 2:
+            raise InvalidInputError(f"scale must be 2 or more, got {scale}")
+        found = [find_dataset(p, scale) for p in datasets]
+        upsample, method = _method(scale, depth, model, bicubic, peer, tile, threads)
+        results = _run(found, upsample, show_progress=not quiet)
+    except LiteSRError as exc:
+        # One line whatever the message, so scripts can parse it.
+        typer.echo("error: " + " ".join(str(exc).split()), err=True)
+        raise typer.Exit(exc.exit_code) from None
+    if json_out:
+        typer.echo(json.dumps(results_to_json(method, results), indent=2))
+    else:
+        _print_tables(results, str(method["name"]), per_image=not summary)
