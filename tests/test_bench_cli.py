@@ -1,0 +1,143 @@
+"""`litesr-edge bench`: report schema, formats, plots, optional rows and errors (no timing assertions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+from typer.testing import CliRunner, Result
+
+from litesr_edge._bench import SCHEMA
+from litesr_edge._macs import count_macs
+from litesr_edge._onnx_graph import read_graph
+from litesr_edge.cli import _register, app
+
+_register()
+QUICK = ["--size", "32x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1"]
+PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "peers" / "opencv-dnn-superres"
+
+
+def _bench(*args: object) -> Result:
+    return CliRunner().invoke(app, ["bench", *[str(a) for a in args]])
+
+
+def _json(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_json_schema_and_counts(tiny_models: dict[int, Path]) -> None:
+    model = tiny_models[4]
+    data = _json(_bench("--model", model, *QUICK, "--compare", "none", "--json"))
+    assert data["schema"] == SCHEMA
+    assert set(data) >= {"machine", "settings", "gemm_peak", "rows", "notes", "convention", "scaling"}
+    assert {"cpu", "logical_cpus", "versions", "load_average_1m", "load_average_1m_after"} <= set(data["machine"])
+    assert data["gemm_peak"] is None  # --no-peak
+    (row,) = data["rows"]
+    assert row["kind"] == "litesr" and row["scale"] == 4 and row["engine"] == "onnxruntime"
+    assert row["input_size"] == [8, 6] and row["output_size"] == [32, 24]
+    assert row["macs_g"] == pytest.approx(count_macs(read_graph(model), (1, 3, 6, 8)).macs / 1e9)
+    assert row["latency"]["runs"] == 1 and row["latency"]["median_s"] > 0
+    assert row["latency"]["min_s"] <= row["latency"]["median_s"] <= row["latency"]["p90_s"]
+    assert row["speedup_vs_ort_fp32"] == pytest.approx(1.0)
+    assert row["pct_fp32_peak"] is None and row["paper_macs_g"] is None
+    assert row["peak_rss_added_mb"] is None or row["peak_rss_added_mb"] >= 0
+    assert "untrained" in row["note"]
+
+
+def test_gemm_peak_and_comparison_rows(tiny_models: dict[int, Path]) -> None:
+    args = ["--model", tiny_models[2], *QUICK[:-3], "--threads", "1", "--compare", "bicubic,tiled", "--json"]
+    data = _json(_bench(*[a for a in args if a != "--no-peak"]))
+    peak = data["gemm_peak"]
+    assert peak["gmacs"] > 0 and peak["threads"] == 1 and peak["n"] == 512
+    kinds = [(r["kind"], r["tile"]) for r in data["rows"]]
+    assert ("baseline", None) in kinds and ("litesr", 0) in kinds
+    assert any(k == "litesr" and t and t > 0 for k, t in kinds)
+    for row in data["rows"]:
+        assert row["pct_fp32_peak"] is not None and row["pct_fp32_peak"] > 0
+
+
+def test_csv_has_one_line_per_row(tiny_models: dict[int, Path]) -> None:
+    result = _bench("--model", tiny_models[3], "--model", tiny_models[2], *QUICK, "--compare", "bicubic", "--csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["kind"] for r in rows] == ["litesr", "baseline", "litesr", "baseline"]
+    assert {r["scale"] for r in rows} == {"2", "3"}
+    assert float(rows[0]["macs_g"]) > 0
+
+
+def test_table_plot_and_scaling(tiny_models: dict[int, Path], tmp_path: Path) -> None:
+    plot = tmp_path / "bench.png"
+    out = tmp_path / "bench.json"
+    result = _bench("--model", tiny_models[2], *QUICK, "--compare", "none", "--plot", plot, "--output", out,
+                    "--scaling", "16,24")
+    assert result.exit_code == 0, result.output
+    assert "LiteSRNet x2" in result.stdout and "provider CPUExecutionProvider" in result.stdout
+    for png in (plot, tmp_path / "bench_scaling.png"):
+        img = cv2.imread(str(png))
+        assert img is not None and img.shape[0] > 100
+    data = json.loads(out.read_text())
+    sides = sorted({(p["lr_side"], p["tile"] == 0) for p in data["scaling"]})
+    assert sides == [(16, False), (16, True), (24, False), (24, True)]
+    assert all(p["median_s"] > 0 for p in data["scaling"])
+
+
+def test_missing_openvino_is_a_note_not_a_failure(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    monkeypatch.delitem(sys.modules, "litesr_edge._engine_openvino", raising=False)
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "openvino", "--json"))
+    assert len(data["rows"]) == 1
+    assert any("openvino bf16" in n and "skipped" in n and "litesr-edge[openvino]" in n for n in data["notes"])
+
+
+def test_explicit_openvino_engine(tiny_models: dict[int, Path]) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--engine", "onnxruntime,openvino", "--precision",
+                        "fp32", "--compare", "none", "--json"))
+    assert [(r["engine"], r["precision"]) for r in data["rows"]] == [("onnxruntime", "fp32"), ("openvino", "fp32")]
+    assert data["rows"][1]["speedup_vs_ort_fp32"] > 0
+
+
+@pytest.mark.skipif(not PEERS.is_dir(), reason=f"OpenCV zoo peers not found at {PEERS}")
+def test_peer_rows(tiny_models: dict[int, Path]) -> None:
+    data = _json(_bench("--model", tiny_models[4], *QUICK, "--compare", "peers", "--peers", PEERS, "--json"))
+    peers = {r["name"].split(" ")[0]: r for r in data["rows"] if r["kind"] == "peer"}
+    assert set(peers) == {"ESPCN_x4", "FSRCNN_x4", "FSRCNN-small_x4"}
+    # ESPCN: 5x5x1x64 + 3x3x64x32 + 3x3x32x16 weights, all applied at LR (8x6 here).
+    assert peers["ESPCN_x4"]["macs_g"] == pytest.approx(24640 * 48 / 1e9)
+
+
+def test_missing_peers_folder_is_a_note(tiny_models: dict[int, Path], tmp_path: Path) -> None:
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "peers", "--peers", tmp_path, "--json"))
+    assert len(data["rows"]) == 1 and any("peers skipped" in n for n in data["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--size", "12by5"], "WIDTHxHEIGHT"),
+        (["--precision", "bf16"], "onnxruntime"),
+        (["--compare", "magic"], "--compare magic is unknown"),
+        (["--runs", "0"], "--runs 0"),
+        (["--tile", "-3"], "--tile"),
+        (["--scale", "two"], "comma-separated integers"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tiny_models: dict[int, Path], args: list[str], message: str) -> None:
+    result = _bench("--model", tiny_models[2], "--no-peak", "--compare", "none", *args)
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_unknown_scale_lists_bundled(bundled_dir: Path) -> None:
+    result = _bench("-s", "3", "--no-peak")
+    assert result.exit_code == 2 and "bundled: x2 d2, x4 d2" in result.output
