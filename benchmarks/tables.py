@@ -310,8 +310,9 @@ def main() -> None:
                 for ckpt in args.checkpoint:
                     try:
                         models.append((_export(ckpt, Path(tmp)), f"{ckpt} (exported)"))
-                    except (subprocess.CalledProcessError, OSError) as exc:
-                        run.notes.append(f"checkpoint {ckpt} could not be exported ({exc}): skipped")
+                    except subprocess.CalledProcessError as exc:
+                        why = (exc.stderr or "").strip().splitlines()[-1:] or [f"exit {exc.returncode}"]
+                        run.notes.append(f"checkpoint {_rel(ckpt)} could not be exported ({why[0]}): skipped")
                 models += [(p, _rel(p)) for p in args.model]
                 run_ours(models, data, run, args.include_untrained, args.threads)
     write_markdown(load_results(), run)
