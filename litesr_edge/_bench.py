@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -35,13 +35,21 @@ from ._tiling import plan_tiles
 __all__ = [
     "PAPER_TABLE3",
     "SCHEMA",
+    "TORCH_ENV",
     "BenchReport",
     "BenchRow",
     "Candidate",
+    "Image",
     "Latency",
     "bench",
+    "benchmark_image",
+    "bicubic_candidate",
     "litesr_candidate",
     "open_engine",
+    "peer_candidates",
+    "peer_macs_per_lr_pixel",
+    "scaling_point",
+    "torch_candidate",
     "upscale_u8",
 ]
 
@@ -51,6 +59,9 @@ SCHEMA = "litesr-edge-bench/1"
 PAPER_TABLE3: dict[tuple[int, int], dict[str, float]] = {(4, 19): {"macs_g": 16.64}}
 
 Image = NDArray[np.uint8]
+# OpenMP threads that spin after each PyTorch run would steal the CPU from the next row
+# timed in this process; passive waiting costs PyTorch nothing measurable on 30-ms convolutions.
+TORCH_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
 @dataclass(frozen=True)
@@ -248,7 +259,7 @@ def torch_candidate(model: Path, image: Image, threads: int, repo: Path, referen
         )
     h, w = image.shape[:2]
     worker = Worker([sys.executable, "-m", "benchmarks.torch_worker", "--model", str(model.resolve()),
-                     "--width", str(w), "--height", str(h), "--threads", str(threads)], cwd=repo)
+                     "--width", str(w), "--height", str(h), "--threads", str(threads)], cwd=repo, env=TORCH_ENV)
     hello = worker.hello
     params = hello.get("params")
     rss = hello.get("peak_rss_added_mb")
@@ -346,10 +357,6 @@ def bench(
             cand.close()
     return BenchReport(machine, dict(settings or {}), peak, rows, tuple(notes))
 
-
-def with_note(row: BenchRow, note: str) -> BenchRow:
-    """``row`` with ``note`` appended."""
-    return replace(row, note=f"{row.note}; {note}" if row.note else note)
 
 
 def _random_image(height: int, width: int, seed: int = 0) -> Image:

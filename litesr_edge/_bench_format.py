@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from ._bench import BenchReport, BenchRow
 
-__all__ = ["COLUMNS", "cells", "machine_line", "to_csv", "to_markdown", "scaling_markdown"]
+__all__ = ["COLUMNS", "cells", "machine_line", "scaling_markdown", "scaling_series", "to_csv", "to_markdown"]
 
 COLUMNS = (
     "row", "engine", "tile", "Multi-Adds (G)", "paper (G)", "params", "weights (MB)", "+RSS (MB)",
@@ -106,3 +106,15 @@ def scaling_markdown(points: Sequence[dict[str, object]]) -> str:
              f(p["s_per_lr_megapixel"], ".2f"), f(p["peak_rss_added_mb"], ".0f"), f(p["output_image_mb"], ".0f"),
              f(p["working_mb"], ".0f")] for p in points]
     return _md_table(header, rows) + "\n"
+
+
+def scaling_series(points: Sequence[dict[str, object]], key: str) -> dict[str, list[tuple[float, float]]]:
+    """Scaling points grouped into plot series (one per tile setting and engine): (LR MP, ``key``)."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for p in points:
+        value, mp = p.get(key), p.get("lr_megapixels")
+        if not isinstance(value, (int, float)) or not isinstance(mp, (int, float)):
+            continue
+        tile = "whole image" if p["tile"] == 0 else f"tile {p['tile']}"
+        series.setdefault(f"{tile} ({p['engine']} {p['precision']})", []).append((float(mp), float(value)))
+    return series

@@ -15,8 +15,9 @@ interleaves the worker's runs with its own candidates (same-run ratios).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ._errors import EngineUnavailableError
@@ -27,11 +28,11 @@ __all__ = ["Worker"]
 class Worker:
     """A started worker process; ``run()`` returns the seconds one upscale took."""
 
-    def __init__(self, command: Sequence[str], cwd: Path | None = None) -> None:
+    def __init__(self, command: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         try:
             self._proc = subprocess.Popen(
                 list(command), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, text=True, bufsize=1,
+                stderr=subprocess.PIPE, text=True, bufsize=1, env={**os.environ, **(env or {})},
             )
         except OSError as exc:
             raise EngineUnavailableError(f"cannot start worker {command[0]!r}: {exc.strerror}") from exc
