@@ -1,0 +1,89 @@
+"""PSNR cost of the fast path: OpenVINO bf16 vs ONNX Runtime fp32 on Set5 and Set14.
+
+    python -m benchmarks.precision_check                       # every bundled model
+    python -m benchmarks.precision_check --model runs/x.onnx   # a model file
+
+Same protocol as `litesr-edge eval` (litesr_edge._evaluate: canonical LR files, Y-channel PSNR,
+border = scale), same Upscaler path (uint8 in/out), whole images (tile 0). Writes
+benchmarks/results/precision_check.{json,md}. Issue 7 asks for <= 0.05 dB loss; the check is
+only meaningful on trained weights, so untrained models are marked as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from litesr_edge import Upscaler
+from litesr_edge._engine import read_model_info
+from litesr_edge._evaluate import evaluate, find_dataset
+from litesr_edge._models import list_models
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "datasets" / "test"
+RESULTS = REPO / "benchmarks" / "results"
+# Upscaler(engine="openvino") runs bf16 (the engine's default precision).
+ENGINES = (("onnxruntime", "fp32"), ("openvino", "bf16"))
+
+
+def check(model: Path, datasets: list[str], threads: int) -> dict[str, object]:
+    info = read_model_info(model)
+    scores: dict[str, dict[str, float]] = {}
+    for engine, precision in ENGINES:
+        try:
+            up = Upscaler(model=model, tile=0, threads=threads, engine=engine)
+        except Exception as exc:  # noqa: BLE001 - report an unavailable engine and go on
+            print(f"{engine} {precision} skipped: {exc}", file=sys.stderr)
+            continue
+
+        def upsample(lr: npt.NDArray[np.uint8], up: Upscaler = up) -> npt.NDArray[np.uint8]:
+            return up.upscale(lr)
+
+        key = f"{engine} {precision}"
+        scores[key] = {name: evaluate(find_dataset(DATA / name, info.scale), upsample).psnr for name in datasets}
+    ref = scores.get("onnxruntime fp32", {})
+    delta = {k: {n: v[n] - ref[n] for n in v if n in ref} for k, v in scores.items()}
+    return {"model": str(model), "scale": info.scale, "depth": info.depth, "trained": info.trained,
+            "psnr": scores, "delta_vs_ort_fp32": delta}
+
+
+def to_markdown(results: list[dict[str, object]], command: str) -> str:
+    lines = ["# Fast-path precision check (issue 7: <= 0.05 dB PSNR loss)", "", f"Command: `{command}`", "",
+             "| model | trained | engine | " + " | ".join(f"{d} PSNR (dB) | {d} delta" for d in ("Set5", "Set14"))
+             + " |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        psnr, delta = r["psnr"], r["delta_vs_ort_fp32"]
+        assert isinstance(psnr, dict) and isinstance(delta, dict)
+        for key, by_set in psnr.items():
+            cells = " | ".join(f"{by_set.get(d, float('nan')):.4f} | {delta[key].get(d, float('nan')):+.4f}"
+                               for d in ("Set5", "Set14"))
+            lines.append(f"| x{r['scale']} d{r['depth']} | {'yes' if r['trained'] else 'NO'} | {key} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", type=Path, action="append", help="model file (repeatable); default: bundled")
+    ap.add_argument("--datasets", default="Set5,Set14")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=RESULTS / "precision_check")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"datasets not found at {DATA}", file=sys.stderr)
+        return 1
+    models = args.model or [m.path for m in list_models()]
+    results = [check(m, args.datasets.split(","), args.threads) for m in models]
+    command = "python -m benchmarks.precision_check " + " ".join(sys.argv[1:])
+    args.out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(to_markdown(results, command))
+    print(to_markdown(results, command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
