@@ -2,7 +2,10 @@
 
 The shared recurrent conv becomes ``depth`` Conv nodes reading ONE weight
 initializer, so the file holds each weight once (size ~ 4 bytes x params).
-The graph is simplified with onnxsim, checked, verified against PyTorch with
+The graph is simplified with onnxsim; then the transposed convs and the cubic
+Resize of the skip are rewritten as sub-pixel Conv + DepthToSpace (exact, and
+ONNX Runtime's kernels for the originals are slow and, for the x3 Resize, not
+translation-exact in float32 — see ``fast_graph``). It is checked, verified against PyTorch with
 ONNX Runtime on several input sizes, stamped with ``litesr.*`` metadata, and
 written deterministically (same checkpoint -> same bytes).
 """
@@ -24,6 +27,8 @@ import torch
 
 from litesr_edge._modelinfo import ModelInfo
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, receptive_field
+
+from .fast_graph import rewrite_for_speed
 
 OPSET = 17
 VERIFY_SIZES = ((17, 23), (64, 48), (1, 1))
@@ -143,11 +148,14 @@ def check_shared_weight(proto: onnx.ModelProto, depth: int) -> None:
         raise ExportError(f"expected one weight shared by {depth} Conv nodes, found uses {uses}")
 
 
-def export(model: LiteSRNet, extra: dict[str, str], output: Path) -> dict[str, Any]:
-    """Export, simplify, check, verify and write; returns a summary."""
+def export(model: LiteSRNet, extra: dict[str, str], output: Path, subpixel: bool = True) -> dict[str, Any]:
+    """Export, simplify, (rewrite,) check, verify and write; returns a summary."""
     proto = simplify(to_onnx(model))
+    if subpixel:
+        proto = rewrite_for_speed(proto)
+        onnx.checker.check_model(proto, full_check=True)
     check_shared_weight(proto, model.config.depth)
-    info = stamp(proto, model, extra)
+    info = stamp(proto, model, {"graph": "subpixel" if subpixel else "plain", **extra})
     data = proto.SerializeToString(deterministic=True)
     worst = verify(data, model)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +183,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--depth", type=int, default=19, help="with --random")
     ap.add_argument("--seed", type=int, default=0, help="with --random")
     ap.add_argument("--output", type=Path, required=True)
+    ap.add_argument(
+        "--plain", action="store_true", help="keep ConvTranspose/Resize (no sub-pixel rewrite; slower in ONNX Runtime)"
+    )
     args = ap.parse_args(argv)
     if args.random and args.scale is None:
         ap.error("--random needs --scale")
@@ -192,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model, extra = random_model(args.scale, args.depth, args.seed)
     try:
-        summary = export(model, extra, args.output)
+        summary = export(model, extra, args.output, subpixel=not args.plain)
     except ExportError as exc:
         print(f"error: export failed verification: {exc}", file=sys.stderr)
         return 1
