@@ -33,7 +33,7 @@ from litesr_edge._bench_env import machine_info
 from litesr_edge._bench_worker import Worker
 from litesr_edge._ort_options import make_session_options
 
-Run = Callable[[], float | None]
+Run = Callable[[], object]
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -69,7 +69,13 @@ def _iobinding(path: Path, threads: int, x: np.ndarray) -> Run:
     binding = sess.io_binding()
     binding.bind_cpu_input("lr", x)
     binding.bind_output("sr", "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
-    return _timed(lambda: sess.run_with_iobinding(binding))
+
+    def run() -> None:
+        sess.run_with_iobinding(binding)
+        # ``out`` owns the memory ORT writes into: the closure must keep it alive.
+        out.flags.writeable = True
+
+    return run
 
 
 def _openvino(path: Path, precision: str, threads: int, x: np.ndarray) -> Run:
@@ -115,7 +121,8 @@ def _torch(plain: Path, threads: int, x: np.ndarray) -> tuple[str, Worker] | Non
 
 
 def measure(builders: dict[str, Callable[[], Run]], torch_row: tuple[str, Worker] | None, rounds: int,
-            warmup: int) -> dict[str, list[float]]:
+            warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and process-CPU seconds per run, round-robin."""
     runs: dict[str, Run] = {}
     for name, build in builders.items():
         try:
@@ -128,12 +135,17 @@ def measure(builders: dict[str, Callable[[], Run]], torch_row: tuple[str, Worker
         for _ in range(warmup):
             run()
     samples: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             reported = run()
-            samples[name].append(reported if isinstance(reported, float) else time.perf_counter() - start)
-    return samples
+            wall, used = time.perf_counter() - start, time.process_time() - start_cpu
+            if isinstance(reported, tuple):  # the PyTorch worker times itself
+                wall, used = reported[0], reported[1] if reported[1] is not None else float("nan")
+            samples[name].append(wall)
+            cpu[name].append(used)
+    return samples, cpu
 
 
 def to_markdown(result: dict[str, object]) -> str:
@@ -146,12 +158,13 @@ def to_markdown(result: dict[str, object]) -> str:
         "",
         f"Command: `{result['command']}`; {result['rounds']} round-robin rounds after {result['warmup']} warm-up runs.",
         "",
-        "| candidate | median (s) | best (s) | x vs first (median) | x vs first (best) |",
-        "|---|---|---|---|---|",
+        "| candidate | median (s) | best (s) | CPU s/run (median) | x vs first (median) | x vs first (best) "
+        "| x vs first (CPU) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['name']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['speedup_median']:.2f} | "
-                     f"{r['speedup_min']:.2f} |")
+        lines.append(f"| {r['name']} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['cpu_median_s']:.3f} | "
+                     f"{r['speedup_median']:.2f} | {r['speedup_min']:.2f} | {r['speedup_cpu']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -175,13 +188,16 @@ def main() -> int:
             builders = {k: v for k, v in builders.items() if any(k.strip().startswith(p) for p in keep)}
         torch_row = _torch(plain, args.threads, x)
         before = machine_info()
-        samples = measure(builders, torch_row, args.rounds, args.warmup)
+        samples, cpu = measure(builders, torch_row, args.rounds, args.warmup)
         if torch_row is not None:
             torch_row[1].close()
     first = next(iter(samples))
     ref_med, ref_min = statistics.median(samples[first]), min(samples[first])
+    ref_cpu = statistics.median(cpu[first])
     rows = [{"name": k, "median_s": statistics.median(v), "min_s": min(v), "samples_s": v,
-             "speedup_median": ref_med / statistics.median(v), "speedup_min": ref_min / min(v)}
+             "cpu_median_s": statistics.median(cpu[k]), "cpu_samples_s": cpu[k],
+             "speedup_median": ref_med / statistics.median(v), "speedup_min": ref_min / min(v),
+             "speedup_cpu": ref_cpu / statistics.median(cpu[k])}
             for k, v in samples.items()]
     after = machine_info()
     result = {

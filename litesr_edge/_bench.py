@@ -72,13 +72,18 @@ class Latency:
     p90_s: float
     min_s: float
     runs: int
+    # Process CPU seconds per image (all threads): unlike wall time, it does not grow
+    # while a busier neighbour holds the cores, so it compares code, not scheduling.
+    cpu_median_s: float | None = None
 
     @classmethod
-    def from_samples(cls, samples: Sequence[float]) -> Latency:
-        """Median, p90 (nearest rank) and best of ``samples``."""
+    def from_samples(cls, samples: Sequence[float], cpu: Sequence[float | None] = ()) -> Latency:
+        """Median, p90 (nearest rank) and best of ``samples``; median of ``cpu`` if all known."""
         ordered = sorted(samples)
         p90 = ordered[min(len(ordered) - 1, int(np.ceil(0.9 * len(ordered))) - 1)]
-        return cls(statistics.median(ordered), p90, ordered[0], len(ordered))
+        known = [c for c in cpu if c is not None]
+        cpu_med = statistics.median(known) if known and len(known) == len(cpu) else None
+        return cls(statistics.median(ordered), p90, ordered[0], len(ordered), cpu_med)
 
 
 @dataclass
@@ -101,8 +106,8 @@ class Candidate:
     weight_bytes: int | None = None
     note: str = ""
     close: Callable[[], None] | None = None
-    # Workers in other processes time themselves (``run`` returns seconds) and report
-    # their own first-run memory.
+    # Workers in other processes time themselves (``run`` returns (wall s, CPU s)) and
+    # report their own first-run memory.
     self_timed: bool = False
     reported_rss_mb: float | None = None
 
@@ -289,18 +294,22 @@ def peer_macs_per_lr_pixel(path: Path) -> int | None:
     return total or None
 
 
-def _time_round_robin(cands: Sequence[Candidate], warmup: int, runs: int) -> list[list[float]]:
+def _time_round_robin(cands: Sequence[Candidate], warmup: int, runs: int) -> list[Latency]:
     for cand in cands:
         for _ in range(warmup):
             cand.run()
-    samples: list[list[float]] = [[] for _ in cands]
+    wall: list[list[float]] = [[] for _ in cands]
+    cpu: list[list[float | None]] = [[] for _ in cands]
     for _ in range(runs):
         for i, cand in enumerate(cands):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = cand.run()
-            elapsed = time.perf_counter() - start
-            samples[i].append(float(result) if cand.self_timed and isinstance(result, float) else elapsed)
-    return samples
+            elapsed, used = time.perf_counter() - start, time.process_time() - start_cpu
+            if cand.self_timed and isinstance(result, tuple):
+                elapsed, used = result
+            wall[i].append(elapsed)
+            cpu[i].append(used)
+    return [Latency.from_samples(w, c) for w, c in zip(wall, cpu, strict=True)]
 
 
 def _row(cand: Candidate, lat: Latency | None, rss: float | None, peak: GemmPeak | None,
@@ -344,8 +353,7 @@ def bench(
         raise InvalidInputError(f"runs={runs} must be >= 1 and warmup={warmup} >= 0")
     machine = machine_info()
     rss = [c.reported_rss_mb if c.self_timed else peak_rss_added_mb(c.run) for c in candidates]
-    samples = _time_round_robin(candidates, max(0, warmup - 1), runs)
-    lats = [Latency.from_samples(s) for s in samples]
+    lats = _time_round_robin(candidates, max(0, warmup - 1), runs)
     peak = gemm_peak(threads_for_peak) if threads_for_peak else None
     machine["load_average_1m_after"] = machine_info()["load_average_1m"]
     rows = tuple(
@@ -381,17 +389,19 @@ def scaling_point(
     info = eng.info
     image = _random_image(side, side, seed=side)
     rss = peak_rss_added_mb(lambda: upscale_u8(eng, image, tile, info.receptive_field, info.scale))
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         upscale_u8(eng, image, tile, info.receptive_field, info.scale)
         samples.append(time.perf_counter() - start)
-    lat = Latency.from_samples(samples)
+        cpu.append(time.process_time() - start_cpu)
+    lat = Latency.from_samples(samples, cpu)
     out_mb = (side * info.scale) ** 2 * 3 / 2**20
     return {
         "lr_side": side, "lr_megapixels": side * side / 1e6, "scale": info.scale, "depth": info.depth,
         "engine": engine, "precision": precision, "tile": tile, "runs": runs,
-        "median_s": lat.median_s, "min_s": lat.min_s, "s_per_lr_megapixel": lat.median_s / (side * side / 1e6),
+        "median_s": lat.median_s, "min_s": lat.min_s, "cpu_median_s": lat.cpu_median_s,
+        "s_per_lr_megapixel": lat.median_s / (side * side / 1e6),
         "peak_rss_added_mb": rss, "output_image_mb": out_mb,
         "working_mb": None if rss is None else max(0.0, rss - out_mb),
     }

@@ -12,7 +12,7 @@ __all__ = ["COLUMNS", "cells", "machine_line", "scaling_markdown", "scaling_seri
 
 COLUMNS = (
     "row", "engine", "tile", "Multi-Adds (G)", "paper (G)", "params", "weights (MB)", "+RSS (MB)",
-    "median (s)", "p90 (s)", "MP/s out", "GMAC/s", "% fp32 peak", "x vs ORT fp32",
+    "median (s)", "p90 (s)", "CPU s/img", "MP/s out", "GMAC/s", "% fp32 peak", "x vs ORT fp32",
 )
 
 
@@ -30,6 +30,7 @@ def cells(row: BenchRow) -> list[str]:
         "n/a" if row.params is None else f"{row.params:,}",
         _num(row.weight_mb, ".2f"), _num(row.peak_rss_added_mb, ".0f"),
         _num(None if lat is None else lat.median_s, ".3f"), _num(None if lat is None else lat.p90_s, ".3f"),
+        _num(None if lat is None else lat.cpu_median_s, ".3f"),
         _num(row.output_mp_per_s, ".2f"), _num(row.gmacs_per_s, ".1f"), _num(row.pct_fp32_peak, ".0f"),
         _num(row.speedup_vs_ort_fp32, ".2f"),
     ]
@@ -53,8 +54,8 @@ def to_csv(report: BenchReport) -> str:
     buf = io.StringIO()
     fields = ["name", "kind", "scale", "depth", "engine", "precision", "provider", "threads", "tile", "input_w",
               "input_h", "output_w", "output_h", "macs_g", "paper_macs_g", "params", "weight_mb",
-              "peak_rss_added_mb", "median_s", "p90_s", "min_s", "runs", "output_mp_per_s", "gmacs_per_s",
-              "pct_fp32_peak", "speedup_vs_ort_fp32", "note"]
+              "peak_rss_added_mb", "median_s", "p90_s", "min_s", "cpu_median_s", "runs", "output_mp_per_s",
+              "gmacs_per_s", "pct_fp32_peak", "speedup_vs_ort_fp32", "note"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in report.rows:
@@ -67,6 +68,7 @@ def to_csv(report: BenchReport) -> str:
             "weight_mb": r.weight_mb, "peak_rss_added_mb": r.peak_rss_added_mb,
             "median_s": None if lat is None else lat.median_s, "p90_s": None if lat is None else lat.p90_s,
             "min_s": None if lat is None else lat.min_s, "runs": None if lat is None else lat.runs,
+            "cpu_median_s": None if lat is None else lat.cpu_median_s,
             "output_mp_per_s": r.output_mp_per_s, "gmacs_per_s": r.gmacs_per_s, "pct_fp32_peak": r.pct_fp32_peak,
             "speedup_vs_ort_fp32": r.speedup_vs_ort_fp32, "note": r.note,
         })

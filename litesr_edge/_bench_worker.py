@@ -5,7 +5,8 @@ The worker is any command that speaks this line protocol on stdin/stdout:
 * at start it prints one JSON object: ``{"ready": true, "name": ..., "provider": ...,
   "params": int, "peak_rss_added_mb": float | null, "note": str}`` after running the
   image once (that first run is where it measures its own memory), or ``{"error": str}``;
-* for each ``run`` line it upscales the image once and prints ``{"seconds": float}``;
+* for each ``run`` line it upscales the image once and prints ``{"seconds": float,
+  "cpu_seconds": float}`` (wall time and process CPU time of that run);
 * ``quit`` ends it.
 
 The parent times each run by the worker's own clock, so pipe latency is not counted, and
@@ -57,16 +58,17 @@ class Worker:
             raise EngineUnavailableError(f"worker said {line.strip()!r}, not a JSON object")
         return message
 
-    def run(self) -> float:
-        """One upscale in the worker; its duration in seconds."""
+    def run(self) -> tuple[float, float | None]:
+        """One upscale in the worker: (wall seconds, CPU seconds or None)."""
         if self._proc.stdin is None:
             raise EngineUnavailableError("worker has no stdin pipe")
         self._proc.stdin.write("run\n")
         self._proc.stdin.flush()
-        seconds = self._read().get("seconds")
+        reply = self._read()
+        seconds, cpu = reply.get("seconds"), reply.get("cpu_seconds")
         if not isinstance(seconds, (int, float)):
             raise EngineUnavailableError(f"worker returned no duration ({seconds!r})")
-        return float(seconds)
+        return float(seconds), float(cpu) if isinstance(cpu, (int, float)) else None
 
     def close(self) -> None:
         """Ask the worker to quit; kill it if it does not."""

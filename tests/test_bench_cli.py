@@ -46,6 +46,7 @@ def test_json_schema_and_counts(tiny_models: dict[int, Path]) -> None:
     assert row["macs_g"] == pytest.approx(count_macs(read_graph(model), (1, 3, 6, 8)).macs / 1e9)
     assert row["latency"]["runs"] == 1 and row["latency"]["median_s"] > 0
     assert row["latency"]["min_s"] <= row["latency"]["median_s"] <= row["latency"]["p90_s"]
+    assert row["latency"]["cpu_median_s"] is not None and row["latency"]["cpu_median_s"] >= 0
     assert row["speedup_vs_ort_fp32"] == pytest.approx(1.0)
     assert row["pct_fp32_peak"] is None and row["paper_macs_g"] is None
     assert row["peak_rss_added_mb"] is None or row["peak_rss_added_mb"] >= 0
