@@ -126,7 +126,12 @@ def _export(checkpoint: Path, out_dir: Path) -> Path:
 
 
 def run_ours(
-    models: Iterable[tuple[Path, str]], data: Path, run: Run, include_untrained: bool, threads: int | None
+    models: Iterable[tuple[Path, str]],
+    data: Path,
+    run: Run,
+    include_untrained: bool,
+    threads: int | None,
+    suffix: str = "",
 ) -> None:
     """Evaluate each (onnx, label) at the scale its metadata says; a later (scale, depth) overrides."""
     from litesr_edge._upscaler import Upscaler
@@ -149,7 +154,7 @@ def run_ours(
             "params": info.params, "trained": info.trained, "provider": up.provider,
             **{k: v for k, v in info.extra.items() if k in ("train_data", "train_steps", "val_psnr")},
         }  # fmt: skip
-        measure(f"litesrnet_x{info.scale}_d{info.depth}", method, up.upscale, info.scale, data)
+        measure(f"litesrnet_x{info.scale}_d{info.depth}{suffix}", method, up.upscale, info.scale, data)
 
 
 # ---------------------------------------------------------------- markdown
@@ -207,13 +212,25 @@ def _params(doc: dict[str, object] | None) -> str:
 
 
 def table2(docs: dict[str, dict[str, object]]) -> list[str]:
-    lines = ["| Depth | Params | " + " | ".join(f"{n} ×4 (ours)" for n in SETS) + " | Paper |"]
-    lines.append("|" + "---|" * (3 + len(SETS)))
+    """Depth ablation at x4; equal-budget snapshots (``--ablation-checkpoint``) win over shipped models."""
+    lines = ["| Depth | Params | Steps | " + " | ".join(f"{n} ×4 (ours)" for n in SETS) + " | Paper |"]
+    lines.append("|" + "---|" * (4 + len(SETS)))
     for d in (13, 16, 19):
-        doc = docs.get(f"litesrnet_x4_d{d}")
+        doc = docs.get(f"litesrnet_x4_d{d}_equal_budget") or docs.get(f"litesrnet_x4_d{d}")
         cells = [_cell(doc, n) for n in SETS]
-        lines.append(f"| {d} | {_params(doc)} | " + " | ".join(cells) + " | see paper |")
+        lines.append(f"| {d} | {_params(doc)} | {_steps(doc)} | " + " | ".join(cells) + " | see paper |")
+    shipped = docs.get("litesrnet_x4_d19")
+    if shipped is not None and "litesrnet_x4_d19_equal_budget" in docs:
+        cells = [_cell(shipped, n) for n in SETS]
+        lines.append(f"| 19 (shipped, longer) | {_params(shipped)} | {_steps(shipped)} | " + " | ".join(cells) + " | |")
     return lines
+
+
+def _steps(doc: dict[str, object] | None) -> str:
+    if doc is None:
+        return "–"
+    method = doc["method"]
+    return str(method.get("train_steps", "–")) if isinstance(method, dict) else "–"
 
 
 def peer_findings(docs: dict[str, dict[str, object]]) -> list[str]:
@@ -284,6 +301,13 @@ def main() -> None:
     ap.add_argument("--peers", type=Path, default=ROOT.parent / "shared/peers/opencv-dnn-superres")
     ap.add_argument("--model", type=Path, nargs="*", default=[], help="extra .onnx models (metadata decides)")
     ap.add_argument("--checkpoint", type=Path, nargs="*", default=[], help=".pt checkpoints, exported first")
+    ap.add_argument(
+        "--ablation-checkpoint",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="x4 checkpoints taken at the ablation's equal step budget (Table 2 rows)",
+    )
     ap.add_argument("--no-bundled", action="store_true", help="skip litesr_edge/models/*.onnx")
     ap.add_argument("--include-untrained", action="store_true")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bicubic", "peers", "ours"])
@@ -295,6 +319,7 @@ def main() -> None:
     args.contrib = args.contrib.resolve() if args.contrib else None
     args.model = [p.resolve() for p in args.model]
     args.checkpoint = [p.resolve() for p in args.checkpoint]
+    args.ablation_checkpoint = [p.resolve() for p in args.ablation_checkpoint]
     os.chdir(ROOT)  # dataset paths in the JSON are relative to the repo root
     run = Run()
     if not args.reuse:
@@ -315,6 +340,8 @@ def main() -> None:
                         run.notes.append(f"checkpoint {_rel(ckpt)} could not be exported ({why[0]}): skipped")
                 models += [(p, _rel(p)) for p in args.model]
                 run_ours(models, data, run, args.include_untrained, args.threads)
+                ablation = [(_export(c, Path(tmp)), f"{_rel(c)} (exported)") for c in args.ablation_checkpoint]
+                run_ours(ablation, data, run, args.include_untrained, args.threads, suffix="_equal_budget")
     write_markdown(load_results(), run)
     print(f"wrote {_rel(RESULTS / 'table1.md')} and {_rel(RESULTS / 'table2.md')}")
 
