@@ -17,17 +17,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    # Imported for their side effect of adding commands to ``app``.
-    import importlib
-
-    for name in ("_upscale", "_info", "_eval", "_compare", "_bench"):
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            # Only a command module that does not exist yet is skipped; a missing
-            # dependency inside one is a real error.
-            if exc.name != f"{__name__}.{name}":
-                raise
+    # Imported for their side effect of adding commands to ``app``; deferred so
+    # that importing ``litesr_edge.cli`` stays cheap.
+    from . import _bench, _compare, _eval, _info, _upscale  # noqa: F401
 
 
 def main() -> None:
