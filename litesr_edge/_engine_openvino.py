@@ -1,9 +1,15 @@
 """OpenVINO engine: the same ONNX file, run by OpenVINO's CPU plugin, optionally in bfloat16.
 
 The fast CPU path. On CPUs with AVX512_BF16/AMX, ``precision="bf16"`` runs the
-convolutions on bf16 tiles with fp32 accumulation (measured on this project's 2-core
-AVX-512/AMX machine: ~5-10x faster than ONNX Runtime fp32, PSNR within 0.01 dB; see
-benchmarks/results/). ``precision="fp32"`` keeps full precision.
+convolutions on bf16 tiles with fp32 accumulation (on this project's 2-core AVX-512/AMX
+machine about 4-6x faster than ONNX Runtime fp32; see benchmarks/results/).
+``precision="fp32"`` keeps full precision.
+
+In bf16 the global bicubic skip runs in a separate fp32 model and is added in fp32:
+bf16 keeps 8 significant bits, so a bf16 skip re-quantises the image itself. Measured on
+the trained x2 model (Set5): all-bf16 loses 0.045 dB PSNR, almost all of it in the skip
+(network bf16 + skip fp32: +0.004 dB), for ~4% more time. OpenVINO's per-node
+"keep fp32" marking (``disable_fp16_compression``) had no effect on the CPU bf16 path.
 
 Needs the optional extra: ``pip install 'litesr-edge[openvino]'``. Importing this module
 without openvino raises ModuleNotFoundError, which ``create_engine`` reports as an
@@ -24,7 +30,7 @@ from ._engine import read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
 from ._modelinfo import ModelInfo
 
-__all__ = ["PRECISIONS", "OpenVinoEngine", "bf16_supported"]
+__all__ = ["PRECISIONS", "OpenVinoEngine", "bf16_supported", "split_skip"]
 
 # Our names -> OpenVINO's inference precision hint.
 PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
@@ -35,6 +41,38 @@ def bf16_supported(core: ov.Core | None = None) -> bool:
     """Whether OpenVINO's CPU plugin reports native bfloat16 (AVX512_BF16 or AMX) here."""
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return "BF16" in caps
+
+
+def _node_key(node: ov.Node) -> str:
+    return str(node.get_friendly_name())
+
+
+def _ancestors(output: ov.Output) -> int:
+    """How many nodes ``output`` depends on (the network branch has hundreds, the skip a few)."""
+    seen: set[str] = set()
+    stack = [output.get_node()]
+    while stack:
+        node = stack.pop()
+        if _node_key(node) in seen:
+            continue
+        seen.add(_node_key(node))
+        stack.extend(v.get_node() for v in node.input_values())
+    return len(seen)
+
+
+def split_skip(model: ov.Model) -> tuple[ov.Model, ov.Model] | None:
+    """(network, skip) sub-models when the output is Add(network, input-only skip); else None."""
+    results, params = model.get_results(), model.get_parameters()
+    if len(results) != 1 or len(params) != 1:
+        return None
+    add = results[0].input_value(0).get_node()
+    if add.get_type_name() != "Add":
+        return None
+    a, b = add.input_value(0), add.input_value(1)
+    net, skip = (a, b) if _ancestors(a) >= _ancestors(b) else (b, a)
+    if _ancestors(skip) * 4 > _ancestors(net):
+        return None  # no clearly small branch: not the LiteSRNet skip
+    return ov.Model([net], params, "network"), ov.Model([skip], params, "skip")
 
 
 def _check_providers(providers: Sequence[str] | None) -> None:
@@ -86,11 +124,17 @@ class OpenVinoEngine:
                 "or emulated; use precision='fp32' or engine='onnxruntime'"
             )
         try:
-            self._compiled = core.compile_model(core.read_model(os.fspath(path)), "CPU", _config(precision, threads))
+            model = core.read_model(os.fspath(path))
+            parts = split_skip(model) if precision == "bf16" else None
+            if parts is None:
+                self._compiled = core.compile_model(model, "CPU", _config(precision, threads))
+                self._skip = None
+            else:
+                self._compiled = core.compile_model(parts[0], "CPU", _config(precision, threads))
+                self._skip = core.compile_model(parts[1], "CPU", _config("fp32", threads))
         except RuntimeError as exc:
             raise ModelError(f"OpenVINO cannot compile {path} ({_reason(exc)}); re-export the model") from exc
         self._precision = precision
-        self._input = self._compiled.input(0)
 
     @property
     def info(self) -> ModelInfo:
@@ -99,8 +143,8 @@ class OpenVinoEngine:
 
     @property
     def provider(self) -> str:
-        """What runs the model, e.g. "OpenVINO CPU bf16"."""
-        return f"OpenVINO CPU {self._precision}"
+        """What runs the model, e.g. "OpenVINO CPU bf16 (skip fp32)"."""
+        return f"OpenVINO CPU {self._precision}" + (" (skip fp32)" if self._skip is not None else "")
 
     @property
     def precision(self) -> str:
@@ -110,18 +154,20 @@ class OpenVinoEngine:
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """(N, 3, H, W) float32 -> (N, 3, sH, sW) float32.
 
-        Thread-safe: each call gets its own infer request (creating one costs ~15 us);
+        Thread-safe: each call gets its own infer requests (creating one costs ~15 us);
         the result is copied out of the request's buffer before it is released.
         """
-        request = self._compiled.create_infer_request()
+        x = np.ascontiguousarray(batch, dtype=np.float32)
         try:
-            result = request.infer({self._input: np.ascontiguousarray(batch, dtype=np.float32)})
+            out = np.array(self._compiled.create_infer_request().infer({0: x})[0], dtype=np.float32, copy=True)
+            if self._skip is not None:
+                out += self._skip.create_infer_request().infer({0: x})[0]
         except RuntimeError as exc:
             raise LiteSRError(
                 f"inference failed on a {batch.shape[2]}x{batch.shape[3]} tile with {self.provider}: "
                 f"{_reason(exc)}; try a smaller --tile/--max-memory"
             ) from exc
-        return np.array(result[0], dtype=np.float32, copy=True)
+        return out
 
 
 def _reason(exc: BaseException) -> str:

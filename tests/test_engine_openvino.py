@@ -25,7 +25,7 @@ def test_missing_openvino_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch,
 
 ov = pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'litesr-edge[openvino]')")
 from litesr_edge import _engine_openvino  # noqa: E402
-from litesr_edge._engine_openvino import OpenVinoEngine, bf16_supported  # noqa: E402
+from litesr_edge._engine_openvino import OpenVinoEngine, bf16_supported, split_skip  # noqa: E402
 
 needs_bf16 = pytest.mark.skipif(not bf16_supported(), reason="this CPU has no native bfloat16 (AVX512_BF16/AMX)")
 
@@ -51,8 +51,19 @@ def test_bf16_is_close_to_fp32_but_not_identical(tiny_models: dict[int, Path]) -
     fp32 = OrtEngine(tiny_models[4], ["cpu"], 1).run(x)
     eng = OpenVinoEngine(tiny_models[4], ["cpu"], 1)
     bf16 = eng.run(x)
-    assert eng.precision == "bf16" and "bf16" in eng.provider
+    assert eng.precision == "bf16" and eng.provider == "OpenVINO CPU bf16 (skip fp32)"
     assert 0 < np.abs(bf16 - fp32).max() < 0.05
+
+
+def test_skip_is_split_off_and_kept_fp32(tiny_models: dict[int, Path]) -> None:
+    parts = split_skip(ov.Core().read_model(str(tiny_models[2])))
+    assert parts is not None
+    net, skip = parts
+    ops = {n.get_type_name() for n in skip.get_ops()}
+    assert "Interpolate" in ops and "Convolution" not in ops  # the bicubic branch only
+    assert sum(n.get_type_name() == "Convolution" for n in net.get_ops()) >= 3
+    # A graph that does not end in Add(network, skip) (here: the network alone) is compiled whole.
+    assert split_skip(ov.Model([net.get_results()[0].input_value(0)], net.get_parameters())) is None
 
 
 @needs_bf16
