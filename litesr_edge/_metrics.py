@@ -40,10 +40,8 @@ def rgb_to_luma(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
     img = np.asarray(image, dtype=np.float64)
     if img.ndim == 2:
         return img
-    if img.ndim != 3 or img.shape[2] < 3:
-        raise InvalidInputError(f"expected HxW or HxWx3 RGB, got shape {image.shape}")
-    r, g, b = img[..., 0], img[..., 1], img[..., 2]
-    return (65.481 * r + 128.553 * g + 24.966 * b) / 219.0
+    # The same weights as rgb_to_y, stretched from [16, 235] back to [0, 255].
+    return (rgb_to_y(image) - 16.0) * (255.0 / 219.0)
 
 
 def _pair(
