@@ -97,7 +97,7 @@ def candidates(plain: Path, fast: Path, threads: int, x: np.ndarray) -> dict[str
         "ORT tuned options, exported graph": lambda: _session(plain, make_session_options(threads), x),
         "ORT defaults, fast graph": lambda: _session(fast, plain_default, x),
         "ORT tuned options, fast graph (DEFAULT PATH)": lambda: _session(fast, make_session_options(threads), x),
-        "  + spinning on": lambda: _session(fast, _tuned(threads, session__intra_op__allow_spinning="1"), x),
+        "  + spinning on": lambda: _session(fast, make_session_options(threads, spinning=True), x),
         "  + 1 thread": lambda: _session(fast, make_session_options(1), x),
         "  + graph opt EXTENDED (no NCHWc layout)": lambda: _session(fast, ext, x),
         "  + fixed shape (free-dimension overrides)": lambda: _session(fast, _fixed_shape(threads, x), x),
@@ -138,6 +138,7 @@ def measure(builders: dict[str, Callable[[], Run]], torch_row: tuple[str, Worker
     cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
+            time.sleep(0.05)  # let the previous candidate's spinning threads go idle
             start, start_cpu = time.perf_counter(), time.process_time()
             reported = run()
             wall, used = time.perf_counter() - start, time.process_time() - start_cpu

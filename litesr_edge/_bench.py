@@ -294,6 +294,11 @@ def peer_macs_per_lr_pixel(path: Path) -> int | None:
     return total or None
 
 
+# Idle time before each timed run: thread pools (ONNX Runtime, OpenCV, OpenMP) spin for a
+# while after a job, and would otherwise steal the cores from the next candidate.
+COOL_DOWN_S = 0.05
+
+
 def _time_round_robin(cands: Sequence[Candidate], warmup: int, runs: int) -> list[Latency]:
     for cand in cands:
         for _ in range(warmup):
@@ -302,6 +307,7 @@ def _time_round_robin(cands: Sequence[Candidate], warmup: int, runs: int) -> lis
     cpu: list[list[float | None]] = [[] for _ in cands]
     for _ in range(runs):
         for i, cand in enumerate(cands):
+            time.sleep(COOL_DOWN_S)
             start, start_cpu = time.perf_counter(), time.process_time()
             result = cand.run()
             elapsed, used = time.perf_counter() - start, time.process_time() - start_cpu
