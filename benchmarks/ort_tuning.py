@@ -85,7 +85,7 @@ def _openvino(path: Path, precision: str, threads: int, x: np.ndarray) -> Run:
     return _timed(lambda: eng.run(x))
 
 
-def candidates(plain: Path, fast: Path, threads: int, x: np.ndarray) -> dict[str, Callable[[], Run]]:
+def candidates(plain: Path, fast: Path, folded: Path, threads: int, x: np.ndarray) -> dict[str, Callable[[], Run]]:
     """Name -> builder of a run closure. The first is the reference."""
     level = ort.GraphOptimizationLevel
     ext = make_session_options(threads)
@@ -103,9 +103,11 @@ def candidates(plain: Path, fast: Path, threads: int, x: np.ndarray) -> dict[str
         "  + fixed shape (free-dimension overrides)": lambda: _session(fast, _fixed_shape(threads, x), x),
         "  + denormals as zero": lambda: _session(fast, _tuned(threads, session__set_denormal_as_zero="1"), x),
         "  + IO binding, preallocated output": lambda: _iobinding(fast, threads, x),
+        "  + tail conv folded before the last shuffle": lambda: _session(folded, make_session_options(threads), x),
         "OpenVINO fp32, fast graph": lambda: _openvino(fast, "fp32", threads, x),
         "OpenVINO bf16, exported graph": lambda: _openvino(plain, "bf16", threads, x),
         "OpenVINO bf16, fast graph (FAST PATH)": lambda: _openvino(fast, "bf16", threads, x),
+        "OpenVINO bf16, fast graph + fold": lambda: _openvino(folded, "bf16", threads, x),
     }
 
 
@@ -179,11 +181,12 @@ def main() -> int:
     args = ap.parse_args()
     x = np.random.default_rng(0).random((1, 3, 180, 320), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        plain, fast = Path(tmp) / "x4_d19.onnx", Path(tmp) / "x4_d19_fast.onnx"
+        plain, fast, folded = (Path(tmp) / f"x4_d19{sfx}.onnx" for sfx in ("", "_fast", "_folded"))
         model = build_litesrnet(4, 19)
         onnx.save(model, plain)
         onnx.save(rewrite_for_speed(model), fast)
-        builders = candidates(plain, fast, args.threads, x)
+        onnx.save(rewrite_for_speed(model, fold_shuffle=True), folded)
+        builders = candidates(plain, fast, folded, args.threads, x)
         if args.only:
             keep = [p.strip() for p in args.only.split(",")]
             builders = {k: v for k, v in builders.items() if any(k.strip().startswith(p) for p in keep)}

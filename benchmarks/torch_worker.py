@@ -34,7 +34,7 @@ def _weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     import onnx
     from onnx import helper, numpy_helper
 
-    from export.fast_graph import recover_convtranspose_weights
+    from export.fast_graph import recover_conv_after_shuffle, recover_convtranspose_weights
     from models.litesrnet import decoder_plan
 
     model = onnx.load(path)
@@ -49,9 +49,14 @@ def _weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     group = {n.output[0]: {a.name: helper.get_attribute_value(a) for a in n.attribute}.get("group", 1) for n in convs}
     plain = [n for n in convs if n.input[1] != body and group[n.output[0]] == 1]
     head, decoder, tail = plain[0], plain[1:-1], plain[-1]
+    tail_w, tail_b = inits[tail.input[1]], inits[tail.input[2]]
+    after_tail = [n for n in model.graph.node if tail.output[0] in n.input]
+    if after_tail and after_tail[0].op_type == "DepthToSpace":  # fold_shuffle=True: tail before the shuffle
+        block = {a.name: helper.get_attribute_value(a) for a in after_tail[0].attribute}["blocksize"]
+        tail_w, tail_b = recover_conv_after_shuffle(tail_w, tail_b, block, 3, 1)
     sd = {"head.weight": inits[head.input[1]], "head.bias": inits[head.input[2]],
           "body.weight": inits[body], "body.bias": inits[next(n.input[2] for n in convs if n.input[1] == body)],
-          "tail.weight": inits[tail.input[1]], "tail.bias": inits[tail.input[2]]}
+          "tail.weight": tail_w, "tail.bias": tail_b}
     for j, (node, (_cin, _cout, k, s, p, _op)) in enumerate(zip(decoder, decoder_plan(scale, channels), strict=True)):
         w, b = inits[node.input[1]], inits[node.input[2]]
         if node.op_type == "Conv":

@@ -15,6 +15,14 @@ Both ops are linear filters with a fixed phase per output pixel, so each becomes
   exclude_outside=0) -> Pad(edge) -> depthwise Conv(C -> C*s*s) -> DepthToSpace(s).
   Edge padding reproduces Resize's clamping of out-of-range taps.
 
+* optional (``fold_shuffle=True``): ``Conv`` (k x k, "same" padding) reading a
+  ``DepthToSpace(b)`` -> a Conv on the low-resolution grid that computes all b*b output
+  phases, then ``DepthToSpace(b)``. This moves the pixel shuffle from the decoder's wide
+  features (16-48 channels at the output size) to the 3-channel result: ORT 1.09x /
+  1.25x / 1.24x faster at x2 / x3 / x4 (OpenVINO unchanged), same Multi-Adds (non-zero
+  weights), but the folded tail stores structural zeros: the file grows to 1.65x / 2.6x /
+  1.5x of 4 bytes per parameter, so it is off by default.
+
 Results match the original graph to float rounding (~1e-6); nodes that do not fit
 these patterns are left unchanged. Used by the exporter::
 
@@ -31,7 +39,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 __all__ = [
+    "conv_after_shuffle_weights",
     "cubic_phase_kernels",
+    "recover_conv_after_shuffle",
     "recover_convtranspose_weights",
     "rewrite_for_speed",
     "subpixel_convtranspose_weights",
@@ -99,6 +109,48 @@ def recover_convtranspose_weights(
     return w, conv_b.reshape(cout, s * s)[:, 0].astype(np.float32)
 
 
+def _shuffle_taps(b: int, k: int, p: int) -> tuple[list[list[tuple[int, int, int]]], int, int]:
+    """Per output phase a: (kernel tap t, input phase a', grid offset d); and the pads the offsets need.
+
+    HR position b*q + a + (t - p) = b*(q + d) + a'.
+    """
+    taps = [[(t, (a + t - p) % b, (a + t - p) // b) for t in range(k)] for a in range(b)]
+    offsets = [d for ph in taps for _, _, d in ph]
+    return taps, -min(offsets), max(offsets)
+
+
+def conv_after_shuffle_weights(w: np.ndarray, bias: np.ndarray, b: int, p: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Weights of Conv' with Conv(w, pad p) o DepthToSpace_CRD(b) == DepthToSpace_CRD(b) o Conv'.
+
+    ``w`` is (Cout, Cin, k, k); Conv' is (Cout*b*b, Cin*b*b, K, K) with pad P on the LR grid.
+    """
+    cout, cin, k, _ = w.shape
+    taps, pad_lo, pad_hi = _shuffle_taps(b, k, p)
+    size = pad_lo + pad_hi + 1
+    out = np.zeros((cout, b, b, cin, b, b, size, size), np.float32)
+    for ay, row in enumerate(taps):
+        for ax, col in enumerate(taps):
+            for ty, iy, dy in row:
+                for tx, ix, dx in col:
+                    out[:, ay, ax, :, iy, ix, dy + pad_lo, dx + pad_lo] = w[:, :, ty, tx]
+    return out.reshape(cout * b * b, cin * b * b, size, size), np.repeat(bias.astype(np.float32), b * b), pad_lo
+
+
+def recover_conv_after_shuffle(
+    w2: np.ndarray, bias2: np.ndarray, b: int, k: int, p: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`conv_after_shuffle_weights` (for tools that rebuild the PyTorch model)."""
+    taps, pad_lo, pad_hi = _shuffle_taps(b, k, p)
+    size = pad_lo + pad_hi + 1
+    cout, cin = w2.shape[0] // (b * b), w2.shape[1] // (b * b)
+    blocks = w2.reshape(cout, b, b, cin, b, b, size, size)
+    w = np.zeros((cout, cin, k, k), np.float32)
+    for ty, iy, dy in taps[0]:
+        for tx, ix, dx in taps[0]:
+            w[:, :, ty, tx] = blocks[:, 0, 0, :, iy, ix, dy + pad_lo, dx + pad_lo]
+    return w, bias2.reshape(cout, b * b)[:, 0].astype(np.float32)
+
+
 def _cubic(x: float, a: float) -> float:
     x = abs(x)
     if x <= 1:
@@ -127,14 +179,21 @@ def cubic_phase_kernels(s: int, a: float) -> tuple[np.ndarray, int, int]:
 
 
 class _Builder:
+    """Makes initializers and value names that do not clash with the graph's (it may be rewritten twice)."""
+
     def __init__(self, graph: onnx.GraphProto) -> None:
         self.graph = graph
         self.new_inits: list[onnx.TensorProto] = []
+        self.used = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
         self.count = 0
 
     def name(self, stem: str) -> str:
-        self.count += 1
-        return f"{stem}__fast{self.count}"
+        while True:
+            self.count += 1
+            name = f"{stem}__fast{self.count}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
 
     def init(self, stem: str, arr: np.ndarray) -> str:
         name = self.name(stem)
@@ -225,9 +284,10 @@ def _input_channels(graph: onnx.GraphProto, name: str) -> int | None:
 
 
 def rewrite_for_speed(
-    model: onnx.ModelProto, convtranspose: bool = True, resize: bool = True
+    model: onnx.ModelProto, convtranspose: bool = True, resize: bool = True, fold_shuffle: bool = False
 ) -> onnx.ModelProto:
-    """A copy of ``model`` with ConvTranspose and/or integer-scale cubic Resize as sub-pixel Convs."""
+    """A copy of ``model`` with ConvTranspose and/or integer-scale cubic Resize as sub-pixel Convs,
+    and (``fold_shuffle``) Convs after a pixel shuffle moved before it."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
@@ -252,9 +312,59 @@ def rewrite_for_speed(
     del graph.node[:]
     graph.node.extend(new_nodes)
     graph.initializer.extend(bld.new_inits)
+    if fold_shuffle:
+        _fold_conv_after_shuffle(graph)
     _drop_unused(graph)
     onnx.checker.check_model(out)
     return out
+
+
+def _fold_conv_after_shuffle(graph: onnx.GraphProto) -> None:
+    """Rewrite Conv(DepthToSpace_CRD(y)) as DepthToSpace_CRD(Conv'(y)) where the pattern fits."""
+    consts = _constants(graph)
+    bld = _Builder(graph)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    producer = {o: n for n in graph.node for o in n.output}
+    replaced: dict[int, list[onnx.NodeProto]] = {}
+    dropped: set[int] = set()
+    for node in graph.node:
+        shuffle = producer.get(node.input[0]) if node.op_type == "Conv" else None
+        if shuffle is None or shuffle.op_type != "DepthToSpace" or len(consumers[shuffle.output[0]]) != 1:
+            continue
+        repl = _folded(node, shuffle, consts, bld)
+        if repl is not None:
+            replaced[id(node)] = repl
+            dropped.add(id(shuffle))
+    nodes = [n for node in graph.node if id(node) not in dropped for n in replaced.get(id(node), [node])]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.initializer.extend(bld.new_inits)
+
+
+def _folded(conv: onnx.NodeProto, shuffle: onnx.NodeProto, consts: dict[str, np.ndarray],
+            bld: _Builder) -> list[onnx.NodeProto] | None:
+    at, sat = _attrs(conv), _attrs(shuffle)
+    if sat.get("mode", b"DCR") != b"CRD" or conv.input[1] not in consts:
+        return None
+    w = consts[conv.input[1]]
+    k = w.shape[2]
+    pads = [int(v) for v in at.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
+    unit = [int(v) for v in [*at.get("strides", [1, 1]), *at.get("dilations", [1, 1])]]  # type: ignore[misc]
+    same = w.shape[3] == k and k % 2 == 1 and pads == [(k - 1) // 2] * 4
+    if at.get("group", 1) != 1 or unit != [1] * 4 or not same or at.get("auto_pad", b"NOTSET") != b"NOTSET":
+        return None
+    b = int(sat["blocksize"])  # type: ignore[call-overload]
+    bias = consts[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(w.shape[0], np.float32)
+    w2, b2, pad = conv_after_shuffle_weights(w, bias, b, (k - 1) // 2)
+    phases = bld.name(f"{conv.output[0]}_phases")
+    return [
+        helper.make_node("Conv", [shuffle.input[0], bld.init("w", w2), bld.init("b", b2)], [phases],
+                         pads=[pad] * 4),
+        helper.make_node("DepthToSpace", [phases], [conv.output[0]], blocksize=b, mode="CRD"),
+    ]
 
 
 def _sole_relu_consumers(graph: onnx.GraphProto) -> dict[str, onnx.NodeProto]:

@@ -25,12 +25,14 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("torch_row")
     plain = folder / "x3_d2.onnx"
     onnx_export.export(model, extra, plain)
-    fast = folder / "x3_d2_fast.onnx"
-    fast.write_bytes(rewrite_for_speed(onnx.load(str(plain))).SerializeToString())
-    return {"plain": plain, "fast": fast}
+    out = {"plain": plain}
+    for form, fold in (("fast", False), ("folded", True)):
+        out[form] = folder / f"x3_d2_{form}.onnx"
+        out[form].write_bytes(rewrite_for_speed(onnx.load(str(plain)), fold_shuffle=fold).SerializeToString())
+    return out
 
 
-@pytest.mark.parametrize("form", ["plain", "fast"])
+@pytest.mark.parametrize("form", ["plain", "fast", "folded"])
 def test_worker_matches_onnx_and_times_itself(exported: dict[str, Path], form: str) -> None:
     image = benchmark_image(20, 12)
     ref = litesr_candidate(exported[form], image, "onnxruntime", "fp32", None, 1, 0)
