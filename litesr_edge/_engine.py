@@ -21,6 +21,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
 from ._modelinfo import ModelInfo
+from ._ort_options import make_session_options
 
 __all__ = [
     "AUTO_PROVIDERS",
@@ -119,16 +120,8 @@ def resolve_providers(requested: Sequence[str] | None, available: Sequence[str])
 
 
 def _session_options(threads: int | None, optimize: bool) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: the library does not print
-    if threads is not None:
-        if threads < 1:
-            raise InvalidInputError(f"threads={threads} must be >= 1 (or None for all cores)")
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    if not optimize:
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return options
+    # Tuned and measured in _ort_options (benchmarks/results/ort_tuning.md).
+    return make_session_options(threads, optimize)
 
 
 def _open_session(
