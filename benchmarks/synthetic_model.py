@@ -98,7 +98,7 @@ def build_litesrnet(
     params = sum(int(np.prod(t.dims)) for t in inits if t.name != "resize.scales")
     meta = {
         "format_version": "1", "arch": "LiteSRNet", "scale": str(scale), "depth": str(depth),
-        "channels": str(c), "receptive_field": str(depth + 4), "params": str(params),
+        "channels": str(c), "receptive_field": str(depth + 2), "params": str(params),
         "input": "NCHW float32 RGB [0,1]", "output": "NCHW float32 RGB [0,1]", "trained": "false",
     }
     helper.set_model_props(model, {f"litesr.{k}": v for k, v in meta.items()})

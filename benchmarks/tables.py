@@ -202,13 +202,19 @@ def table1(docs: dict[str, dict[str, object]]) -> list[str]:
     return lines
 
 
+def _method_field(doc: dict[str, object] | None, key: str) -> object:
+    method = doc.get("method") if doc is not None else None
+    return method.get(key) if isinstance(method, dict) else None
+
+
 def _params(doc: dict[str, object] | None) -> str:
-    if doc is None:
-        return "–"
-    method = doc["method"]
-    assert isinstance(method, dict)
-    params = method.get("params")
+    params = _method_field(doc, "params")
     return f"{params:,}" if isinstance(params, int) else "–"
+
+
+def _steps(doc: dict[str, object] | None) -> str:
+    steps = _method_field(doc, "train_steps")
+    return "–" if steps is None else str(steps)
 
 
 def table2(docs: dict[str, dict[str, object]]) -> list[str]:
@@ -224,13 +230,6 @@ def table2(docs: dict[str, dict[str, object]]) -> list[str]:
         cells = [_cell(shipped, n) for n in SETS]
         lines.append(f"| 19 (shipped, longer) | {_params(shipped)} | {_steps(shipped)} | " + " | ".join(cells) + " | |")
     return lines
-
-
-def _steps(doc: dict[str, object] | None) -> str:
-    if doc is None:
-        return "–"
-    method = doc["method"]
-    return str(method.get("train_steps", "–")) if isinstance(method, dict) else "–"
 
 
 def peer_findings(docs: dict[str, dict[str, object]]) -> list[str]:
