@@ -194,7 +194,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     if args.checkpoint is not None:
         if not args.checkpoint.is_file():
             print(f"error: checkpoint {args.checkpoint} does not exist", file=sys.stderr)

@@ -55,7 +55,8 @@ def split(paths: list[Path], n_val: int) -> tuple[list[Path], list[Path]]:
     """Hold out every k-th image for validation (never used for reported numbers)."""
     step = max(1, len(paths) // n_val)
     val = paths[::step][:n_val]
-    train = [p for p in paths if p not in set(val)]
+    held = set(val)
+    train = [p for p in paths if p not in held]
     return train, val
 
 
