@@ -162,21 +162,7 @@ def open_engine(
     kind: str, precision: str, path: Path, providers: Sequence[str] | None, threads: int | None
 ) -> Engine:
     """An engine of ``kind`` at ``precision``; EngineUnavailableError if that pair cannot run here."""
-    if kind == "onnxruntime":
-        if precision != "fp32":
-            raise EngineUnavailableError(
-                f"engine 'onnxruntime' runs fp32 only, not {precision}; use --engine openvino for bf16"
-            )
-        return create_engine(kind, path, providers, threads)
-    if kind == "openvino":
-        try:
-            from ._engine_openvino import OpenVinoEngine
-        except ModuleNotFoundError as exc:
-            raise EngineUnavailableError(
-                f"engine 'openvino' needs {exc.name!r}; pip install 'litesr-edge[openvino]'"
-            ) from exc
-        return OpenVinoEngine(path, providers, threads, precision=precision)
-    raise InvalidInputError(f"engine={kind!r} is unknown; choose onnxruntime or openvino")
+    return create_engine(kind, path, providers, threads, precision)
 
 
 def upscale_u8(engine: Engine, image: Image, tile: int, margin: int, scale: int) -> Image:

@@ -26,9 +26,11 @@ from ._ort_options import make_session_options
 __all__ = [
     "AUTO_PROVIDERS",
     "ENGINES",
+    "PRECISIONS",
     "Engine",
     "OrtEngine",
     "available_providers",
+    "check_precision",
     "create_engine",
     "read_model_info",
     "resolve_providers",
@@ -52,6 +54,8 @@ PROVIDER_ALIASES = {
     "directml": "DmlExecutionProvider",
     "dml": "DmlExecutionProvider",
 }
+# Inference precisions any engine may be asked for; each engine says which it runs.
+PRECISIONS = ("fp32", "bf16")
 # Providers onnxruntime lists that cannot run a local model.
 _NOT_LOCAL = frozenset({"AzureExecutionProvider"})
 
@@ -71,8 +75,10 @@ class Engine(Protocol):
     """What the Upscaler needs from an inference backend.
 
     Constructors take ``(model_path: Path, providers: Sequence[str] | None,
-    threads: int | None)`` and raise ModelError / ProviderError /
-    EngineUnavailableError; ``run`` must be safe to call from many threads.
+    threads: int | None, precision: str = <the engine's default>)`` and raise
+    ModelError / ProviderError / InvalidInputError (unknown precision) /
+    EngineUnavailableError (a precision this engine or CPU cannot run);
+    ``run`` must be safe to call from many threads.
     """
 
     @property
@@ -83,6 +89,11 @@ class Engine(Protocol):
     @property
     def provider(self) -> str:
         """The device/provider that actually runs the model."""
+        ...
+
+    @property
+    def precision(self) -> str:
+        """The inference precision actually used, e.g. "fp32" or "bf16"."""
         ...
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -149,6 +160,12 @@ def _model_info(session: ort.InferenceSession, model_path: Path) -> ModelInfo:
     return info
 
 
+def check_precision(precision: str) -> None:
+    """InvalidInputError unless ``precision`` is one of PRECISIONS."""
+    if precision not in PRECISIONS:
+        raise InvalidInputError(f"precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
+
+
 def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo:
     """A model file's ModelInfo, read cheaply (CPU session, no graph optimisation)."""
     path = Path(model_path)
@@ -160,12 +177,24 @@ class OrtEngine:
     """An ONNX Runtime session for one LiteSRNet model.
 
     ``providers``: None for automatic choice (see AUTO_PROVIDERS) or an explicit
-    list; ``threads``: intra-op threads (None: ONNX Runtime's default).
+    list; ``threads``: intra-op threads (None: ONNX Runtime's default);
+    ``precision``: "fp32" only. "bf16" raises EngineUnavailableError (use
+    engine="openvino"); an unknown name raises InvalidInputError.
     """
 
     def __init__(
-        self, model_path: str | os.PathLike[str], providers: Sequence[str] | None = None, threads: int | None = None
+        self,
+        model_path: str | os.PathLike[str],
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        precision: str = "fp32",
     ) -> None:
+        check_precision(precision)
+        if precision != "fp32":
+            raise EngineUnavailableError(
+                f"engine 'onnxruntime' runs fp32 only, not precision={precision!r}; "
+                "use engine='openvino' (--engine openvino) for bf16, or precision='fp32'"
+            )
         path = Path(model_path)
         wanted = resolve_providers(providers, available_providers())
         self._session = _open_session(path, wanted, _session_options(threads, optimize=True))
@@ -190,6 +219,11 @@ class OrtEngine:
         """The execution provider that runs the model."""
         return self._provider
 
+    @property
+    def precision(self) -> str:
+        """Always "fp32": ONNX Runtime runs the exported graph as it is."""
+        return "fp32"
+
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """(N, 3, H, W) float32 -> (N, 3, sH, sW) float32 (InferenceSession.run is thread-safe)."""
         try:
@@ -211,12 +245,24 @@ ENGINES = {
 
 
 def create_engine(
-    kind: str, model_path: str | os.PathLike[str], providers: Sequence[str] | None, threads: int | None
+    kind: str,
+    model_path: str | os.PathLike[str],
+    providers: Sequence[str] | None,
+    threads: int | None,
+    precision: str | None = None,
 ) -> Engine:
-    """Build the engine registered under ``kind`` for ``model_path``."""
+    """Build the engine registered under ``kind`` for ``model_path``.
+
+    ``precision``: one of PRECISIONS, or None for the engine's default
+    ("fp32" for onnxruntime, "bf16" for openvino). Raises InvalidInputError for
+    an unknown engine or precision, EngineUnavailableError when the engine's
+    package is missing or it cannot run ``precision`` here.
+    """
     target = ENGINES.get(kind)
     if target is None:
         raise InvalidInputError(f"engine={kind!r} is unknown; choose one of {', '.join(ENGINES)}")
+    if precision is not None:
+        check_precision(precision)
     module_name, class_name = target.split(":")
     try:
         module = importlib.import_module(module_name)
@@ -224,5 +270,10 @@ def create_engine(
         raise EngineUnavailableError(
             f"engine {kind!r} needs {exc.name!r}, which is not installed; try pip install 'litesr-edge[{kind}]'"
         ) from exc
-    engine: Engine = getattr(module, class_name)(Path(model_path), providers, threads)
+    cls = getattr(module, class_name)
+    path = Path(model_path)
+    if precision is None:  # the constructor's own default
+        engine: Engine = cls(path, providers, threads)
+    else:
+        engine = cls(path, providers, threads, precision=precision)
     return engine

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litesr_edge import InvalidInputError, ModelError, ProviderError, available_providers
+from litesr_edge import EngineUnavailableError, InvalidInputError, ModelError, ProviderError, available_providers
+from litesr_edge import _engine as engine_module
 from litesr_edge._engine import AUTO_PROVIDERS, CPU, OrtEngine, create_engine, read_model_info, resolve_providers
 from litesr_edge._models import find_model, list_models
 
@@ -53,6 +54,51 @@ def test_engine_runs_batches_and_reports_provider(tiny_models: dict[int, Path]) 
     out = engine.run(np.random.default_rng(0).random((2, 3, 5, 7), dtype=np.float32))
     assert out.shape == (2, 3, 15, 21) and out.dtype == np.float32
     assert engine.provider == CPU and engine.info.scale == 3
+
+
+# ---- precision --------------------------------------------------------------------------------------------------
+def test_onnxruntime_runs_fp32_by_default_and_on_request(tiny_models: dict[int, Path]) -> None:
+    assert OrtEngine(tiny_models[2], ["cpu"], 1).precision == "fp32"
+    assert OrtEngine(tiny_models[2], ["cpu"], 1, precision="fp32").precision == "fp32"
+    assert create_engine("onnxruntime", tiny_models[2], ["cpu"], 1).precision == "fp32"
+    assert create_engine("onnxruntime", tiny_models[2], ["cpu"], 1, "fp32").precision == "fp32"
+
+
+def test_onnxruntime_refuses_bf16_and_names_the_fix(tiny_models: dict[int, Path]) -> None:
+    with pytest.raises(EngineUnavailableError, match=r"fp32 only, not precision='bf16'.*engine='openvino'"):
+        OrtEngine(tiny_models[2], ["cpu"], 1, precision="bf16")
+    with pytest.raises(EngineUnavailableError, match="engine='openvino'"):
+        create_engine("onnxruntime", tiny_models[2], ["cpu"], 1, "bf16")
+
+
+@pytest.mark.parametrize("kind", ["onnxruntime", "openvino", "missing"])
+def test_unknown_precision_is_invalid_input_before_any_import(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # "missing" names a module that does not exist: the precision is still checked first,
+    # so a typo is never reported as a missing package.
+    monkeypatch.setitem(engine_module.ENGINES, "missing", "litesr_edge._no_such_engine:Nope")
+    with pytest.raises(InvalidInputError, match=r"precision='int8' is unknown; choose one of fp32, bf16"):
+        create_engine(kind, tiny_models[2], None, 1, "int8")
+    with pytest.raises(InvalidInputError, match="precision='FP32'"):
+        OrtEngine(tiny_models[2], ["cpu"], 1, precision="FP32")
+
+
+def test_none_precision_takes_the_constructors_default(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[dict[str, object]] = []
+
+    class Recorder(OrtEngine):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            seen.append(kwargs)
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "Recorder", Recorder, raising=False)
+    monkeypatch.setitem(engine_module.ENGINES, "recorder", "litesr_edge._engine:Recorder")
+    create_engine("recorder", tiny_models[2], ["cpu"], 1)
+    create_engine("recorder", tiny_models[2], ["cpu"], 1, "fp32")
+    assert seen == [{}, {"precision": "fp32"}]
 
 
 # ---- bad model files ------------------------------------------------------------------------------------------------
