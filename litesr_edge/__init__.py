@@ -17,6 +17,7 @@ from pathlib import Path
 from ._engine import available_providers
 from ._errors import (
     DatasetError,
+    EngineFallbackWarning,
     EngineUnavailableError,
     ImageReadError,
     ImageTooLargeError,
@@ -42,6 +43,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "BundledModel",
     "DatasetError",
+    "EngineFallbackWarning",
     "EngineUnavailableError",
     "ImageReadError",
     "ImageTooLargeError",

@@ -16,6 +16,7 @@ __all__ = [
     "ImageTooLargeError",
     "DatasetError",
     "EngineUnavailableError",
+    "EngineFallbackWarning",
 ]
 
 
@@ -71,3 +72,11 @@ class EngineUnavailableError(LiteSRError):
     """An optional inference engine or precision is not installed or supported."""
 
     exit_code = 9
+
+
+class EngineFallbackWarning(UserWarning):
+    """The requested engine/precision could not run here, so ONNX Runtime fp32 runs instead.
+
+    Only issued when the caller asked for a fallback (``Upscaler(..., fallback=True)``);
+    the message says why and what to install or change.
+    """

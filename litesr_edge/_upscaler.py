@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import cast, overload
@@ -11,20 +12,32 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import create_engine
-from ._errors import ImageTooLargeError, InvalidInputError, ModelError
+from ._engine import Engine, create_engine
+from ._errors import EngineFallbackWarning, EngineUnavailableError, ImageTooLargeError, InvalidInputError, ModelError
 from ._io import DEFAULT_MAX_PIXELS, check_output_path, decode_image, image_size, load_bytes, write_image
 from ._modelinfo import ModelInfo
 from ._models import find_model
 from ._tiling import Tile, choose_tile, plan_tiles
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_MEMORY_MB", "DEFAULT_SCALE", "LUMA_WEIGHTS", "Upscaler"]
+__all__ = [
+    "DEFAULT_DEPTH",
+    "DEFAULT_MAX_MEMORY_MB",
+    "DEFAULT_SCALE",
+    "FALLBACK_ENGINE",
+    "FALLBACK_PRECISION",
+    "LUMA_WEIGHTS",
+    "Upscaler",
+    "fallback_message",
+]
 
 DEFAULT_SCALE = 4
 DEFAULT_DEPTH = 19
 DEFAULT_MAX_MEMORY_MB = 1024
 # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY: how a grey image's RGB result is folded back.
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+# What ``fallback=True`` runs when the requested engine/precision cannot run here.
+FALLBACK_ENGINE = "onnxruntime"
+FALLBACK_PRECISION = "fp32"
 _MAX_VALUE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
 
 Array = NDArray[np.uint8] | NDArray[np.uint16] | NDArray[np.float32]
@@ -49,10 +62,19 @@ class Upscaler:
             border tiles are cut at the image edge, never padded.
         max_memory_mb: budget for inference working memory per tile (not for the
             input and output images themselves), used when ``tile`` is None.
-        threads: intra-op CPU threads; None lets ONNX Runtime decide.
+        threads: intra-op CPU threads; None lets the engine decide.
         max_pixels: refuse images whose OUTPUT would have more pixels than this
             (a decompression-bomb guard, as in Pillow).
-        engine: inference backend; "onnxruntime" (others may be registered).
+        engine: inference backend: "onnxruntime" (default; any provider, the
+            exact reference) or "openvino" (CPU only; needs
+            ``pip install 'litesr-edge[openvino]'``). See :attr:`engine`.
+        precision: "fp32" or "bf16"; None is the engine's default ("fp32" for
+            onnxruntime, "bf16" for openvino). onnxruntime runs fp32 only; bf16
+            needs openvino and a CPU with AVX512_BF16 or AMX. See :attr:`precision`.
+        fallback: when the requested engine/precision cannot run here (package
+            missing, CPU without bf16: EngineUnavailableError), run ONNX Runtime
+            fp32 instead, issue an :class:`EngineFallbackWarning` and record why
+            in :attr:`fallback_reason`. False (default) raises the error.
 
     Images are numpy arrays, HxW (grey), HxWx1, HxWx3 (RGB order, not OpenCV's
     BGR) or HxWx4 (RGBA), of dtype uint8, uint16 or float32 in [0, 1]; the
@@ -74,6 +96,8 @@ class Upscaler:
         threads: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         engine: str = "onnxruntime",
+        precision: str | None = None,
+        fallback: bool = False,
     ) -> None:
         if tile is not None and tile < 0:
             raise InvalidInputError(f"tile={tile} must be >= 0 (0 = whole image, None = from max_memory_mb)")
@@ -84,12 +108,15 @@ class Upscaler:
             path = find_model(wanted_scale, DEFAULT_DEPTH if depth is None else depth).path
         else:
             path = Path(model)
-        self._engine = create_engine(engine, path, providers, threads)
+        self._engine, self._engine_kind, self._fallback_reason = _open_engine(
+            engine, precision, fallback, path, providers, threads
+        )
+        if self._fallback_reason is not None:
+            warnings.warn(fallback_message(self._fallback_reason), EngineFallbackWarning, stacklevel=2)
         self._check_requested(scale, depth, path)
         info = self._engine.info
         self._tile = choose_tile(max_memory_mb, info.receptive_field, info.channels) if tile is None else tile
         self._model_path = path
-        self._engine_kind = engine
         self._max_pixels = max_pixels
 
     def _check_requested(self, scale: int | None, depth: int | None, path: Path) -> None:
@@ -115,6 +142,21 @@ class Upscaler:
         return self._engine.provider
 
     @property
+    def engine(self) -> str:
+        """Engine kind actually running the model ("onnxruntime" after a fallback)."""
+        return self._engine_kind
+
+    @property
+    def precision(self) -> str:
+        """Inference precision actually used ("fp32" or "bf16")."""
+        return self._engine.precision
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why the requested engine/precision was replaced by ONNX Runtime fp32; None if it was not."""
+        return self._fallback_reason
+
+    @property
     def model_path(self) -> Path:
         """Path of the model file in use."""
         return self._model_path
@@ -132,7 +174,8 @@ class Upscaler:
     def __repr__(self) -> str:
         return (
             f"Upscaler(scale={self.scale}, depth={self.info.depth}, model={str(self._model_path)!r}, "
-            f"engine={self._engine_kind!r}, provider={self.provider!r}, tile={self._tile})"
+            f"engine={self._engine_kind!r}, precision={self.precision!r}, provider={self.provider!r}, "
+            f"tile={self._tile}" + (", fallback=True)" if self._fallback_reason is not None else ")")
         )
 
     def _check_pixels(self, height: int, width: int, what: str) -> None:
@@ -200,6 +243,25 @@ class Upscaler:
         self._check_pixels(image.shape[0], image.shape[1], f"input {src}")
         check_output_path(dst, src, overwrite, image.dtype)
         return write_image(dst, self.upscale(image), overwrite=overwrite, source=src)
+
+
+def fallback_message(reason: str) -> str:
+    """The one-line explanation of a fallback: ``<reason>; using onnxruntime fp32``."""
+    return f"{reason.rstrip('. ')}; using {FALLBACK_ENGINE} {FALLBACK_PRECISION}"
+
+
+def _open_engine(
+    kind: str, precision: str | None, fallback: bool, path: Path, providers: Sequence[str] | None,
+    threads: int | None,
+) -> tuple[Engine, str, str | None]:
+    """(engine, kind actually used, fallback reason or None)."""
+    try:
+        return create_engine(kind, path, providers, threads, precision), kind, None
+    except EngineUnavailableError as exc:
+        if not fallback or (kind, precision or FALLBACK_PRECISION) == (FALLBACK_ENGINE, FALLBACK_PRECISION):
+            raise
+        reason = str(exc)
+    return create_engine(FALLBACK_ENGINE, path, providers, threads, FALLBACK_PRECISION), FALLBACK_ENGINE, reason
 
 
 def _check_image(image: object) -> None:

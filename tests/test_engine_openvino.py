@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from litesr_edge import EngineUnavailableError, InvalidInputError, ProviderError, Upscaler
+from litesr_edge import EngineFallbackWarning, EngineUnavailableError, InvalidInputError, ProviderError, Upscaler
 from litesr_edge._engine import OrtEngine, create_engine
 
 
@@ -94,7 +94,9 @@ _UPSCALERS: dict[tuple[Path, int], Upscaler] = {}
 
 def _upscaler(model: Path, tile: int) -> Upscaler:
     if (model, tile) not in _UPSCALERS:
-        _UPSCALERS[model, tile] = Upscaler(model=model, tile=tile, threads=1, engine="openvino")
+        up = Upscaler(model=model, tile=tile, threads=1, engine="openvino", precision="bf16")
+        assert (up.engine, up.precision, up.fallback_reason) == ("openvino", "bf16", None)
+        _UPSCALERS[model, tile] = up
     return _UPSCALERS[model, tile]
 
 
@@ -111,6 +113,29 @@ def test_no_bf16_cpu_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch, tiny_m
     with pytest.raises(EngineUnavailableError, match="no native bfloat16.*precision='fp32'"):
         OpenVinoEngine(tiny_models[2], None, 1, precision="bf16")
     assert OpenVinoEngine(tiny_models[2], None, 1, precision="fp32").precision == "fp32"
+
+
+def test_upscaler_precision_default_and_choice(tiny_models: dict[int, Path]) -> None:
+    fp32 = Upscaler(model=tiny_models[2], threads=1, engine="openvino", precision="fp32")
+    assert (fp32.engine, fp32.precision, fp32.fallback_reason) == ("openvino", "fp32", None)
+    assert fp32.provider == "OpenVINO CPU fp32" and "precision='fp32'" in repr(fp32)
+    if bf16_supported():
+        default = Upscaler(model=tiny_models[2], threads=1, engine="openvino")
+        assert default.precision == "bf16" and default.provider.startswith("OpenVINO CPU bf16")
+
+
+def test_no_bf16_cpu_falls_back_to_onnxruntime_fp32(
+    monkeypatch: pytest.MonkeyPatch, tiny_models: dict[int, Path]
+) -> None:
+    monkeypatch.setattr(_engine_openvino, "bf16_supported", lambda core=None: False)
+    with pytest.raises(EngineUnavailableError, match="no native bfloat16"):
+        Upscaler(model=tiny_models[3], engine="openvino", precision="bf16")
+    with pytest.warns(EngineFallbackWarning, match="no native bfloat16.*; using onnxruntime fp32$"):
+        up = Upscaler(model=tiny_models[3], tile=6, threads=1, engine="openvino", precision="bf16", fallback=True)
+    assert (up.engine, up.precision, up.provider) == ("onnxruntime", "fp32", "CPUExecutionProvider")
+    assert up.fallback_reason is not None and "AVX512_BF16" in up.fallback_reason
+    image = np.random.default_rng(5).integers(0, 256, (11, 14, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(up.upscale(image), Upscaler(model=tiny_models[3], tile=6).upscale(image))
 
 
 def test_bad_arguments(tiny_models: dict[int, Path]) -> None:

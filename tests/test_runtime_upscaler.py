@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from litesr_edge import (
+    EngineFallbackWarning,
     EngineUnavailableError,
     ImageTooLargeError,
     InvalidInputError,
@@ -148,6 +150,58 @@ def test_missing_engine_module_is_engine_unavailable(
     monkeypatch.setitem(engine_module.ENGINES, "fake", "litesr_edge._no_such_engine:FakeEngine")
     with pytest.raises(EngineUnavailableError, match="fake"):
         Upscaler(model=tiny_models[2], engine="fake")
+
+
+def test_default_engine_is_onnxruntime_fp32_without_fallback(up2: Upscaler) -> None:
+    assert (up2.engine, up2.precision, up2.fallback_reason) == ("onnxruntime", "fp32", None)
+    assert "engine='onnxruntime', precision='fp32'" in repr(up2) and "fallback" not in repr(up2)
+
+
+def test_fallback_true_is_silent_when_nothing_falls_back(tiny_models: dict[int, Path]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        up = Upscaler(model=tiny_models[2], precision="fp32", fallback=True)
+    assert (up.engine, up.precision, up.fallback_reason) == ("onnxruntime", "fp32", None)
+
+
+def test_missing_engine_package_falls_back_to_onnxruntime_fp32(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Simulate `openvino` not installed: its registry entry points at a module that does not exist.
+    monkeypatch.setitem(engine_module.ENGINES, "openvino", "litesr_edge._no_such_engine:OpenVinoEngine")
+    with pytest.warns(EngineFallbackWarning, match=r"not installed.*; using onnxruntime fp32$") as record:
+        up = Upscaler(model=tiny_models[2], tile=5, engine="openvino", precision="bf16", fallback=True)
+    assert len(record) == 1 and record[0].filename == __file__  # stacklevel points at the caller
+    assert (up.engine, up.precision) == ("onnxruntime", "fp32")
+    assert up.fallback_reason is not None and "litesr-edge[openvino]" in up.fallback_reason
+    assert "engine='onnxruntime', precision='fp32'" in repr(up) and "fallback=True" in repr(up)
+    image = np.rint(_rgb(13, 10, seed=3) * 255).astype(np.uint8)
+    reference = Upscaler(model=tiny_models[2], tile=5)
+    np.testing.assert_array_equal(up.upscale(image), reference.upscale(image))
+
+
+def test_without_fallback_a_missing_engine_package_raises(
+    tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(engine_module.ENGINES, "openvino", "litesr_edge._no_such_engine:OpenVinoEngine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(EngineUnavailableError, match=r"pip install 'litesr-edge\[openvino\]'"):
+            Upscaler(model=tiny_models[2], engine="openvino", precision="bf16")
+
+
+def test_bf16_on_onnxruntime_raises_or_falls_back(tiny_models: dict[int, Path]) -> None:
+    with pytest.raises(EngineUnavailableError, match="engine='openvino'"):
+        Upscaler(model=tiny_models[2], precision="bf16")
+    with pytest.warns(EngineFallbackWarning, match="fp32 only"):
+        up = Upscaler(model=tiny_models[2], precision="bf16", fallback=True)
+    assert (up.engine, up.precision) == ("onnxruntime", "fp32")
+
+
+@pytest.mark.parametrize("kwargs", [{"precision": "int8"}, {"engine": "nope"}, {"precision": "BF16"}])
+def test_fallback_never_hides_a_bad_argument(tiny_models: dict[int, Path], kwargs: dict[str, str]) -> None:
+    with pytest.raises(InvalidInputError, match="is unknown; choose one of"):
+        Upscaler(model=tiny_models[2], fallback=True, **kwargs)  # type: ignore[arg-type]
 
 
 def test_one_upscaler_serves_many_threads(up2: Upscaler) -> None:
