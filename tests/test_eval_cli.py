@@ -11,6 +11,7 @@ import pytest
 from eval_data import make_pairs, rgb_image, write_rgb
 from typer.testing import CliRunner, Result
 
+from litesr_edge import _engine as engine_module
 from litesr_edge._evaluate import bicubic_upsampler, evaluate, find_dataset
 from litesr_edge.cli import _register, app
 
@@ -94,7 +95,49 @@ def test_eval_with_a_model(pairs: Path, tiny_model_factory) -> None:  # type: ig
     doc = json.loads(result.stdout)
     method = doc["method"]
     assert (method["name"], method["scale"], method["depth"], method["trained"]) == ("litesrnet", 2, 2, False)
+    assert _engine(method) == ORT_FP32
+    assert method["fallback_reason"] is None and "note" not in result.stderr
     assert doc["results"][0]["count"] == 3
+
+
+ORT_FP32 = ("onnxruntime", "fp32", "CPUExecutionProvider")
+
+
+def _engine(method: dict[str, object]) -> tuple[object, object, object]:
+    return method["engine"], method["precision"], method["provider"]
+
+
+def test_eval_records_the_openvino_engine_and_precision(pairs: Path, tiny_model_factory) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    model = tiny_model_factory(scale=2)
+    result = run("eval", pairs, "-s", 2, "--model", model, "--json", "--engine", "openvino", "--precision", "fp32")
+    assert result.exit_code == 0, result.output
+    method = json.loads(result.stdout)["method"]
+    assert _engine(method) == ("openvino", "fp32", "OpenVINO CPU fp32")
+    assert method["fallback_reason"] is None
+
+
+def test_eval_records_a_fallback(
+    pairs: Path, tiny_model_factory, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    model = tiny_model_factory(scale=2)
+    reference = json.loads(run("eval", pairs, "-s", 2, "--model", model, "--json", "-q").stdout)
+    monkeypatch.setitem(engine_module.ENGINES, "openvino", "litesr_edge._no_such_engine:OpenVinoEngine")
+    ov_args = ("--engine", "openvino", "--precision", "bf16")
+    result = run("eval", pairs, "-s", 2, "--model", model, "--json", "-q", *ov_args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("note: engine 'openvino' needs") and len(result.stderr.splitlines()) == 1
+    assert result.stderr.strip().endswith("; using onnxruntime fp32")
+    doc = json.loads(result.stdout)  # the note stays out of the JSON on stdout
+    method = doc["method"]
+    assert _engine(method) == ORT_FP32
+    assert "litesr-edge[openvino]" in method["fallback_reason"]
+    assert doc["results"][0]["psnr"] == reference["results"][0]["psnr"]
+
+
+def test_eval_engine_options_need_a_model(pairs: Path) -> None:
+    result = run("eval", pairs, "-s", 2, "--bicubic", "--engine", "openvino")
+    assert_one_line_error(result, 2, "--engine/--precision", "--bicubic")
 
 
 def test_eval_model_scale_mismatch(pairs: Path, tiny_model_factory) -> None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from litesr_edge import (
     read_image,
     write_image,
 )
+from litesr_edge import _engine as engine_module
 from litesr_edge.cli import _register, app
 
 _register()
@@ -268,6 +269,82 @@ def test_single_empty_folder_uses_its_own_exit_code(tmp_path: Path, x2: Path) ->
     (tmp_path / "empty").mkdir()
     _assert_one_line_error(run("upscale", tmp_path / "empty", "--model", x2, "-o", tmp_path / "out"), 2, "no images")
     assert not (tmp_path / "out").exists()
+
+
+# ---- engines and precision ----------------------------------------------------------------------------------------
+def _hide_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if the openvino extra were not installed: its registry entry names a module that does not exist.
+    monkeypatch.setitem(engine_module.ENGINES, "openvino", "litesr_edge._no_such_engine:OpenVinoEngine")
+
+
+def test_upscale_with_openvino_bf16(tmp_path: Path, x2: Path) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'litesr-edge[openvino]')")
+    from litesr_edge._engine_openvino import bf16_supported
+
+    src = write_image(tmp_path / "p.png", _image(21, 17))
+    result = run("upscale", src, "--model", x2, "--engine", "openvino", "--precision", "bf16", "--tile", "6")
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "p_x2.png").shape == (42, 34, 3)
+    if bf16_supported():
+        assert "OpenVINO CPU bf16" in result.stdout and result.stderr == ""
+    else:
+        assert result.stderr.startswith("note: this CPU has no native bfloat16")
+        assert result.stderr.strip().endswith("; using onnxruntime fp32")
+
+
+def test_upscale_without_openvino_notes_the_fallback_and_still_writes(
+    tmp_path: Path, x2: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write_image(tmp_path / "p.png", _image(21, 17))
+    assert run("upscale", src, "--model", x2, "-o", tmp_path / "ref.png", "-q").exit_code == 0
+    _hide_openvino(monkeypatch)
+    ov_args = ("--engine", "openvino", "--precision", "bf16")
+    result = run("upscale", src, "--model", x2, *ov_args, "-o", tmp_path / "ov.png")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("note: engine 'openvino' needs") and "litesr-edge[openvino]" in lines[0]
+    assert lines[0].endswith("; using onnxruntime fp32") and "Warning" not in result.output
+    assert "CPUExecutionProvider" in result.stdout
+    np.testing.assert_array_equal(read_image(tmp_path / "ov.png"), read_image(tmp_path / "ref.png"))
+
+
+def test_upscale_default_engine_prints_no_note(tmp_path: Path, x2: Path) -> None:
+    src = write_image(tmp_path / "p.png", _image())
+    result = run("upscale", src, "--model", x2, "--precision", "fp32")
+    assert result.exit_code == 0 and result.stderr == "", result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [(["--precision", "int8"], "precision='int8' is unknown"), (["--engine", "tensorflow"], "engine='tensorflow'")],
+)
+def test_unknown_engine_or_precision_is_a_one_line_error(
+    tmp_path: Path, x2: Path, args: list[str], fragment: str
+) -> None:
+    src = write_image(tmp_path / "p.png", _image())
+    _assert_one_line_error(run("upscale", src, "--model", x2, *args), InvalidInputError.exit_code, fragment)
+    assert not (tmp_path / "p_x2.png").exists()
+
+
+def test_info_lists_engines_even_without_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
+    monkeypatch.delitem(sys.modules, "litesr_edge._engine_openvino", raising=False)
+    result = run("info")
+    assert result.exit_code == 0, result.output
+    assert "onnxruntime: fp32 usable" in result.stdout
+    assert "openvino: not installed" in result.stdout and "litesr-edge[openvino]" in result.stdout
+
+
+def test_info_says_whether_bf16_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    from litesr_edge import _engine_openvino
+
+    for supported, expected in ((True, "bf16 usable"), (False, "bf16 NOT usable")):
+        monkeypatch.setattr(_engine_openvino, "bf16_supported", lambda core=None, s=supported: s)
+        result = run("info")
+        assert result.exit_code == 0, result.output
+        assert f"openvino: fp32 usable; {expected}" in result.stdout
 
 
 # ---- info -----------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -33,15 +34,33 @@ from .._evaluate import (
     results_to_json,
 )
 from . import app
+from ._engines import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
 
 Method = tuple[Upsampler, dict[str, JsonValue]]
 
 
-def _ours(scale: int, depth: int | None, model: Path | None, tile: int | None, threads: int | None) -> Method:
+@dataclass(frozen=True)
+class EngineChoice:
+    """The --engine/--precision pair asked for (precision None: the engine's default)."""
+
+    kind: str
+    precision: str | None
+
+
+def _ours(
+    scale: int, depth: int | None, model: Path | None, tile: int | None, threads: int | None, engine: EngineChoice
+) -> Method:
     # Imported here: the evaluator itself needs no ONNX Runtime for --bicubic or --peer.
     from .._upscaler import Upscaler
 
-    upscaler = Upscaler(scale=scale, depth=depth, model=model, tile=tile, threads=threads)
+    with fallback_as_note():
+        upscaler = Upscaler(
+            scale=scale, depth=depth, model=model, tile=tile, threads=threads, engine=engine.kind,
+            precision=engine.precision, fallback=True,
+        )
+    note = fallback_note(upscaler.fallback_reason)
+    if note is not None:
+        typer.echo(note, err=True)
     info = upscaler.info
     described: dict[str, JsonValue] = {
         "name": "litesrnet",
@@ -50,7 +69,10 @@ def _ours(scale: int, depth: int | None, model: Path | None, tile: int | None, t
         "depth": info.depth,
         "params": info.params,
         "trained": info.trained,
+        "engine": upscaler.engine,
+        "precision": upscaler.precision,
         "provider": upscaler.provider,
+        "fallback_reason": upscaler.fallback_reason,
         "tile": upscaler.tile,
     }
 
@@ -77,15 +99,20 @@ def _method(
     peer: Path | None,
     tile: int | None,
     threads: int | None,
+    engine: EngineChoice,
 ) -> Method:
     chosen = [flag for flag, on in (("--model", model), ("--bicubic", bicubic), ("--peer", peer)) if on]
     if len(chosen) > 1:
         raise InvalidInputError(f"{' and '.join(chosen)} exclude each other; pick one method to evaluate")
+    if (bicubic or peer is not None) and engine != EngineChoice("onnxruntime", None):
+        raise InvalidInputError(
+            f"--engine/--precision choose how a LiteSRNet model runs, not {chosen[0]}; drop them or pass --model"
+        )
     if bicubic:
         return bicubic_upsampler(scale), {"name": "bicubic", "model": None, "scale": scale, "depth": None}
     if peer is not None:
         return _peer(scale, peer)
-    return _ours(scale, depth, model, tile, threads)
+    return _ours(scale, depth, model, tile, threads, engine)
 
 
 def _run(datasets: list[Dataset], upsample: Upsampler, show_progress: bool) -> list[DatasetScore]:
@@ -147,7 +174,13 @@ def eval_command(
         int | None, typer.Option("--depth", help="Recurrence depth of the bundled model (default 19).")
     ] = None,
     tile: Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (0 = whole image).")] = None,
-    threads: Annotated[int | None, typer.Option("--threads", help="ONNX Runtime intra-op threads.")] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (default: the engine's choice).")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help=ENGINE_HELP)] = "onnxruntime",
+    precision: Annotated[
+        str | None, typer.Option("--precision", help=PRECISION_HELP, show_default=False)
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the JSON document only.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Only the mean table, no per-image rows.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -156,13 +189,15 @@ def eval_command(
 
     The JSON document (--json) has the schema "litesr-edge.eval/1": {schema, method, protocol,
     results: [{dataset, path, layout, scale, count, psnr, ssim, images: [{name, height, width,
-    grey, psnr, ssim}]}]}; PSNR in dB (null if infinite).
+    grey, psnr, ssim}]}]}; PSNR in dB (null if infinite). For a LiteSRNet model, method also
+    records the engine, precision and provider that actually ran it, and fallback_reason
+    (null unless the requested --engine/--precision could not run and onnxruntime fp32 ran).
     """
     try:
         if scale < 2:
             raise InvalidInputError(f"scale must be 2 or more, got {scale}")
         found = [find_dataset(p, scale) for p in datasets]
-        upsample, method = _method(scale, depth, model, bicubic, peer, tile, threads)
+        upsample, method = _method(scale, depth, model, bicubic, peer, tile, threads, EngineChoice(engine, precision))
         results = _run(found, upsample, show_progress=not quiet)
     except LiteSRError as exc:
         # One line whatever the message, so scripts can parse it.
@@ -171,4 +206,10 @@ def eval_command(
     if json_out:
         typer.echo(json.dumps(results_to_json(method, results), indent=2))
     else:
-        _print_tables(results, str(method["name"]), per_image=not summary)
+        _print_tables(results, _label(method), per_image=not summary)
+
+
+def _label(method: dict[str, JsonValue]) -> str:
+    """``litesrnet [openvino bf16]`` for our model, the plain name for bicubic and peers."""
+    engine = f" [{method['engine']} {method['precision']}]" if "engine" in method else ""
+    return f"{method['name']}{engine}"

@@ -1,4 +1,4 @@
-"""``litesr-edge info``: bundled models and the execution providers on this machine."""
+"""``litesr-edge info``: bundled models, the engines usable here and the execution providers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .._errors import LiteSRError
 from .._modelinfo import ModelInfo
 from .._models import MODELS_DIR, list_models
 from . import app
+from ._engines import engine_lines
 
 
 def _metadata(info: ModelInfo) -> str:
@@ -44,7 +45,7 @@ def _print_models(out: Console, title: str, rows: list[tuple[Path, ModelInfo]]) 
 def info_command(
     model: Annotated[Path | None, typer.Option(help="Also describe this .onnx file.")] = None,
 ) -> None:
-    """List the bundled models (scale, depth, params, metadata) and the available providers."""
+    """List the bundled models (scale, depth, params, metadata), the engines usable here and the providers."""
     out = Console()
     try:
         bundled = [(m.path, m.info) for m in list_models()]
@@ -61,6 +62,9 @@ def info_command(
         out.print(f"No bundled models in {MODELS_DIR}; pass --model FILE.onnx to upscale.", highlight=False)
     if custom:
         _print_models(out, "Model file", custom)
+    out.print("Engines (--engine / --precision):", highlight=False)
+    for line in engine_lines():
+        out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     providers = available_providers()
     out.print(f"Execution providers: {', '.join(providers)}", highlight=False)
     out.print(f"Automatic choice (--device auto): {resolve_providers(None, providers)[0]}", highlight=False)

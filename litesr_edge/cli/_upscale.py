@@ -12,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .._engine import ENGINES
 from .._errors import ImageReadError, ImageWriteError, InvalidInputError, LiteSRError
 from .._io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
 from .._upscaler import DEFAULT_MAX_MEMORY_MB, Upscaler
 from . import app
+from ._engines import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
 
 # Exit status of a batch in which some (not all) inputs failed; single-image
 # runs exit with the error's own code (see litesr_edge._errors).
@@ -49,6 +49,11 @@ def _one_line(message: str) -> str:
 def _error(console: Console, message: str) -> None:
     # soft_wrap: one line whatever the terminal width, so scripts can parse it.
     console.print(f"error: {_one_line(message)}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _note(console: Console, note: str | None) -> None:
+    if note is not None:
+        console.print(note, soft_wrap=True, markup=False, highlight=False)
 
 
 def _about(path: Path, exc: LiteSRError) -> str:
@@ -174,11 +179,14 @@ def upscale_command(
     ] = Device.auto,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all cores).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print errors only.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print errors (and an engine fallback note) only.")
+    ] = False,
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", help="Refuse images whose output would exceed this many pixels.")
     ] = DEFAULT_MAX_PIXELS,
-    engine: Annotated[str, typer.Option(help=f"Inference engine: {', '.join(ENGINES)}.")] = "onnxruntime",
+    engine: Annotated[str, typer.Option(help=ENGINE_HELP)] = "onnxruntime",
+    precision: Annotated[str | None, typer.Option(help=PRECISION_HELP, show_default=False)] = None,
 ) -> None:
     """Upscale images with LiteSRNet. Exact tiling keeps memory flat on large images.
 
@@ -191,10 +199,13 @@ def upscale_command(
         _error(err, f"input {inputs[0]} does not exist; check the path")
         raise typer.Exit(ImageReadError.exit_code)
     try:
-        upscaler = Upscaler(
-            scale=scale, depth=depth, model=model, providers=_PROVIDERS[device], tile=tile,
-            max_memory_mb=max_memory, threads=threads, max_pixels=max_pixels, engine=engine,
-        )
+        with fallback_as_note():
+            upscaler = Upscaler(
+                scale=scale, depth=depth, model=model, providers=_PROVIDERS[device], tile=tile,
+                max_memory_mb=max_memory, threads=threads, max_pixels=max_pixels, engine=engine,
+                precision=precision, fallback=True,
+            )
+        _note(err, fallback_note(upscaler.fallback_reason))
         jobs, problems = plan_jobs(inputs, upscaler.scale, output, single)
         if not single and output is not None and jobs:
             _prepare_folder(output)
