@@ -90,18 +90,6 @@ def scaling_section(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-WHICH = """### Which engine when
-
-- `engine="onnxruntime"` (default, fp32): exact reference results, no extra dependency, any CPU/GPU
-  that ONNX Runtime supports.
-- `engine="openvino", precision="bf16"` (`pip install 'litesr-edge[openvino]'`): Intel CPUs with
-  AVX512_BF16 or AMX (Sapphire Rapids and later); several times faster, PSNR within a few
-  hundredths of a dB of fp32 (see `benchmarks/results/precision_check.md`). Refused with a clear
-  error on CPUs without native bf16.
-- `engine="openvino", precision="fp32"`: other Intel/AMD CPUs where OpenVINO is installed.
-"""
-
-
 def snippet() -> str:
     """The Markdown performance section."""
     parts = ["## Performance", ""]
@@ -110,7 +98,6 @@ def snippet() -> str:
         doc = _load(name)
         parts += section(doc) if doc else [f"_{name}.json not generated yet (python -m benchmarks.run_bench)._"]
         parts.append("")
-    parts.append(WHICH)
     return "\n".join(parts)
 
 
