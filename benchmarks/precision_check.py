@@ -27,7 +27,6 @@ from litesr_edge._models import list_models
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets" / "test"
 RESULTS = REPO / "benchmarks" / "results"
-# Upscaler(engine="openvino") runs bf16 (the engine's default precision).
 ENGINES = (("onnxruntime", "fp32"), ("openvino", "bf16"))
 
 
@@ -36,7 +35,7 @@ def check(model: Path, datasets: list[str], threads: int) -> dict[str, object]:
     scores: dict[str, dict[str, float]] = {}
     for engine, precision in ENGINES:
         try:
-            up = Upscaler(model=model, tile=0, threads=threads, engine=engine)
+            up = Upscaler(model=model, tile=0, threads=threads, engine=engine, precision=precision)
         except Exception as exc:  # noqa: BLE001 - report an unavailable engine and go on
             print(f"{engine} {precision} skipped: {exc}", file=sys.stderr)
             continue
