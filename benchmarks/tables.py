@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from litesr_edge._engine import read_model_info  # noqa: E402
 from litesr_edge._errors import LiteSRError  # noqa: E402
 from litesr_edge._evaluate import (  # noqa: E402
     JsonValue,
@@ -152,7 +153,7 @@ def run_ours(
         method: dict[str, JsonValue] = {
             "name": "litesrnet", "model": label, "scale": info.scale, "depth": info.depth,
             "params": info.params, "trained": info.trained, "provider": up.provider,
-            **{k: v for k, v in info.extra.items() if k in ("train_data", "train_steps", "val_psnr")},
+            **{k: v for k, v in info.extra.items() if k in ("train_data", "train_steps", "train_budget", "val_psnr")},
         }  # fmt: skip
         measure(f"litesrnet_x{info.scale}_d{info.depth}{suffix}", method, up.upscale, info.scale, data)
 
@@ -171,11 +172,11 @@ def _scores(doc: dict[str, object]) -> dict[str, tuple[float, float]]:
     return {r["dataset"]: (r["psnr"], r["ssim"]) for r in results}
 
 
-def _cell(doc: dict[str, object] | None, name: str) -> str:
+def _cell(doc: dict[str, object] | None, name: str, digits: int = 2) -> str:
     if doc is None:
         return "not measured"
     psnr, ssim = _scores(doc)[name]
-    return f"{psnr:.2f} / {ssim:.4f}"
+    return f"{psnr:.{digits}f} / {ssim:.4f}"
 
 
 def _paper(table: dict[tuple[str, int], float], name: str, s: int) -> str:
@@ -218,17 +219,20 @@ def _steps(doc: dict[str, object] | None) -> str:
 
 
 def table2(docs: dict[str, dict[str, object]]) -> list[str]:
-    """Depth ablation at x4; equal-budget snapshots (``--ablation-checkpoint``) win over shipped models."""
-    lines = ["| Depth | Params | Steps | " + " | ".join(f"{n} ×4 (ours)" for n in SETS) + " | Paper |"]
-    lines.append("|" + "---|" * (4 + len(SETS)))
-    for d in (13, 16, 19):
-        doc = docs.get(f"litesrnet_x4_d{d}_equal_budget") or docs.get(f"litesrnet_x4_d{d}")
-        cells = [_cell(doc, n) for n in SETS]
-        lines.append(f"| {d} | {_params(doc)} | {_steps(doc)} | " + " | ".join(cells) + " | see paper |")
-    shipped = docs.get("litesrnet_x4_d19")
-    if shipped is not None and "litesrnet_x4_d19_equal_budget" in docs:
-        cells = [_cell(shipped, n) for n in SETS]
-        lines.append(f"| 19 (shipped, longer) | {_params(shipped)} | {_steps(shipped)} | " + " | ".join(cells) + " | |")
+    """Depth ablation at x4: one block of rows per equal step budget (``--ablation-checkpoint``),
+    else the bundled models."""
+    head = "| Budget (steps) | Depth | Params | Best at step | " + " | ".join(f"{n} ×4 (ours)" for n in SETS)
+    lines = [head + " | Paper |", "|" + "---|" * (5 + len(SETS))]
+    ablation = {slug: doc for slug, doc in docs.items() if "_budget" in slug and slug.startswith("litesrnet_x4_d")}
+    rows = sorted(ablation.items(), key=lambda kv: (int(kv[0].rsplit("_budget", 1)[1]), kv[0]))
+    if not rows:
+        rows = [(f"litesrnet_x4_d{d}", docs[f"litesrnet_x4_d{d}"]) for d in (13, 16, 19)
+                if f"litesrnet_x4_d{d}" in docs]
+    for slug, doc in rows:
+        budget = slug.rsplit("_budget", 1)[1] if "_budget" in slug else "–"
+        depth = slug.split("_d", 1)[1].split("_", 1)[0]
+        cells = [_cell(doc, n, digits=3) for n in SETS]  # depth differences are hundredths of a dB
+        lines.append(f"| {budget} | {depth} | {_params(doc)} | {_steps(doc)} | " + " | ".join(cells) + " | see paper |")
     return lines
 
 
@@ -340,7 +344,10 @@ def main() -> None:
                 models += [(p, _rel(p)) for p in args.model]
                 run_ours(models, data, run, args.include_untrained, args.threads)
                 ablation = [(_export(c, Path(tmp)), f"{_rel(c)} (exported)") for c in args.ablation_checkpoint]
-                run_ours(ablation, data, run, args.include_untrained, args.threads, suffix="_equal_budget")
+                for path, label in ablation:
+                    budget = read_model_info(path).extra.get("train_budget", "unknown")
+                    run_ours([(path, label)], data, run, args.include_untrained, args.threads,
+                             suffix=f"_budget{budget}")
     write_markdown(load_results(), run)
     print(f"wrote {_rel(RESULTS / 'table1.md')} and {_rel(RESULTS / 'table2.md')}")
 

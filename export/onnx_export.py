@@ -39,6 +39,12 @@ class ExportError(RuntimeError):
     """The export failed a check; the message says which."""
 
 
+def _budget(args: dict[str, str]) -> str:
+    """Steps the run was given (--stop-at, else --steps): the budget that a best-so-far checkpoint belongs to."""
+    stop_at, steps = str(args.get("stop_at", "0")), str(args.get("steps", "unknown"))
+    return stop_at if stop_at not in ("0", "None") else steps
+
+
 def load_checkpoint(path: Path) -> tuple[LiteSRNet, dict[str, str]]:
     """Model (eval mode, fp32) and provenance metadata from a training checkpoint."""
     ck = torch.load(path, map_location="cpu", weights_only=False)
@@ -48,6 +54,7 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet, dict[str, str]]:
     extra = {
         "train_data": str(prov.get("data", "unknown")),
         "train_steps": str(ck.get("step", "unknown")),
+        "train_budget": _budget(ck.get("args", {})),
         "train_wall_s": f"{float(ck.get('elapsed_s', 0.0)):.0f}",
         "train_hardware": str(prov.get("hardware", "unknown")),
         "train_loss": str(prov.get("loss", "MSE")),
