@@ -218,13 +218,18 @@ def _steps(doc: dict[str, object] | None) -> str:
     return "–" if steps is None else str(steps)
 
 
+def _budget_steps(slug: str) -> int:
+    budget = slug.rsplit("_budget", 1)[1]
+    return int(budget) if budget.isdigit() else 10**9  # a checkpoint without a recorded budget sorts last
+
+
 def table2(docs: dict[str, dict[str, object]]) -> list[str]:
     """Depth ablation at x4: one block of rows per equal step budget (``--ablation-checkpoint``),
     else the bundled models."""
     head = "| Budget (steps) | Depth | Params | Best at step | " + " | ".join(f"{n} ×4 (ours)" for n in SETS)
     lines = [head + " | Paper |", "|" + "---|" * (5 + len(SETS))]
     ablation = {slug: doc for slug, doc in docs.items() if "_budget" in slug and slug.startswith("litesrnet_x4_d")}
-    rows = sorted(ablation.items(), key=lambda kv: (int(kv[0].rsplit("_budget", 1)[1]), kv[0]))
+    rows = sorted(ablation.items(), key=lambda kv: (_budget_steps(kv[0]), kv[0]))
     if not rows:
         rows = [(f"litesrnet_x4_d{d}", docs[f"litesrnet_x4_d{d}"]) for d in (13, 16, 19)
                 if f"litesrnet_x4_d{d}" in docs]

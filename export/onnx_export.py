@@ -1,11 +1,12 @@
 """Export LiteSRNet to ONNX with the recurrence unrolled.
 
 The shared recurrent conv becomes ``depth`` Conv nodes reading ONE weight
-initializer, so the file holds each weight once (size ~ 4 bytes x params).
+initializer, so the file holds each weight once.
 The graph is simplified with onnxsim; then the transposed convs and the cubic
 Resize of the skip are rewritten as sub-pixel Conv + DepthToSpace (exact, and
 ONNX Runtime's kernels for the originals are slow and, for the x3 Resize, not
-translation-exact in float32 — see ``fast_graph``). It is checked, verified against PyTorch with
+translation-exact in float32 — see ``fast_graph``), and the tail Conv is folded before the
+last pixel shuffle (``--no-fold`` skips it). It is checked, verified against PyTorch with
 ONNX Runtime on several input sizes, stamped with ``litesr.*`` metadata, and
 written deterministically (same checkpoint -> same bytes).
 """
