@@ -45,7 +45,6 @@ __all__ = [
     "benchmark_image",
     "bicubic_candidate",
     "litesr_candidate",
-    "open_engine",
     "peer_candidates",
     "peer_macs_per_lr_pixel",
     "scaling_point",
@@ -158,13 +157,6 @@ class BenchReport:
         return asdict(self)
 
 
-def open_engine(
-    kind: str, precision: str, path: Path, providers: Sequence[str] | None, threads: int | None
-) -> Engine:
-    """An engine of ``kind`` at ``precision``; EngineUnavailableError if that pair cannot run here."""
-    return create_engine(kind, path, providers, threads, precision)
-
-
 def upscale_u8(engine: Engine, image: Image, tile: int, margin: int, scale: int) -> Image:
     """What the Upscaler does for an RGB uint8 image: tiles -> float NCHW -> engine -> clamp -> uint8."""
     height, width = image.shape[:2]
@@ -185,7 +177,7 @@ def litesr_candidate(
     threads: int | None, tile: int,
 ) -> Candidate:
     """A LiteSRNet model on one engine/precision/tile setting, with its graph counts."""
-    eng = open_engine(engine, precision, path, providers, threads)
+    eng = create_engine(engine, path, providers, threads, precision)
     info = eng.info
     h, w = image.shape[:2]
     counts = count_macs(read_graph(path), (1, 3, h, w))
@@ -381,7 +373,7 @@ def scaling_point(
     path: Path, side: int, engine: str, precision: str, threads: int | None, tile: int, runs: int
 ) -> dict[str, object]:
     """Latency and memory of one fresh engine on a ``side x side`` LR image (memory on its first run)."""
-    eng = open_engine(engine, precision, path, None, threads)
+    eng = create_engine(engine, path, None, threads, precision)
     info = eng.info
     image = _random_image(side, side, seed=side)
     rss = peak_rss_added_mb(lambda: upscale_u8(eng, image, tile, info.receptive_field, info.scale))

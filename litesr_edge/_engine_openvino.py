@@ -26,14 +26,14 @@ import numpy as np
 import openvino as ov
 from numpy.typing import NDArray
 
-from ._engine import read_model_info
+from ._engine import check_precision, read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
 from ._modelinfo import ModelInfo
 
-__all__ = ["PRECISIONS", "OpenVinoEngine", "bf16_supported", "split_skip"]
+__all__ = ["OpenVinoEngine", "bf16_supported", "split_skip"]
 
-# Our names -> OpenVINO's inference precision hint.
-PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+# Our precision names (litesr_edge._engine.PRECISIONS) -> OpenVINO's inference precision hint.
+_HINTS = {"fp32": "f32", "bf16": "bf16"}
 _CPU_NAMES = frozenset({"cpu", "cpuexecutionprovider"})
 
 
@@ -89,7 +89,7 @@ def _check_providers(providers: Sequence[str] | None) -> None:
 
 
 def _config(precision: str, threads: int | None) -> dict[str, str | int]:
-    config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision], "PERFORMANCE_HINT": "LATENCY"}
+    config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": _HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
     if threads is not None:
         if threads < 1:
             raise InvalidInputError(f"threads={threads} must be >= 1 (or None for all cores)")
@@ -112,8 +112,7 @@ class OpenVinoEngine:
         threads: int | None = None,
         precision: str = "bf16",
     ) -> None:
-        if precision not in PRECISIONS:
-            raise InvalidInputError(f"precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
+        check_precision(precision)
         _check_providers(providers)
         path = Path(model_path)
         self._info = read_model_info(path)  # validates the file and its litesr metadata
