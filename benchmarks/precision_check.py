@@ -75,7 +75,7 @@ def main() -> int:
     if not DATA.is_dir():
         print(f"datasets not found at {DATA}", file=sys.stderr)
         return 1
-    models = args.model or [m.path for m in list_models()]
+    models = args.model or [m.path for m in list_models() if m.info.precision == "fp32"]
     results = [check(m, args.datasets.split(","), args.threads) for m in models]
     command = "python -m benchmarks.precision_check " + " ".join(sys.argv[1:])
     args.out.with_suffix(".json").write_text(json.dumps({"command": command, "results": results}, indent=2) + "\n")

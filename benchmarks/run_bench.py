@@ -47,7 +47,7 @@ and do not adjust it.
 
 
 def _bundled_form_is_fast() -> bool:
-    bundled = list_models()
+    bundled = [m for m in list_models() if m.info.precision == "fp32"]
     if not bundled:
         return True
     return all(n.op_type != "ConvTranspose" for n in onnx.load(bundled[0].path).graph.node)
@@ -55,7 +55,7 @@ def _bundled_form_is_fast() -> bool:
 
 def _models_for_table3(tmp: Path) -> tuple[list[Path], list[str]]:
     """A model per (scale, depth): the bundled one, else a synthetic graph in the bundled form."""
-    have = {(m.info.scale, m.info.depth): m.path for m in list_models()}
+    have = {(m.info.scale, m.info.depth): m.path for m in list_models() if m.info.precision == "fp32"}
     fast = _bundled_form_is_fast()
     paths, notes = [], []
     for scale in (2, 3, 4):

@@ -28,12 +28,17 @@ import torch
 
 from litesr_edge._modelinfo import ModelInfo
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, receptive_field
+from models.qat import QuantLiteSRNet, weight_scales
 
 from .fast_graph import rewrite_for_speed
+from .quantize import quantize_graph
 
 OPSET = 17
 VERIFY_SIZES = ((17, 23), (64, 48), (1, 1))
 TOLERANCE = 1e-4
+# int8: ONNX Runtime's integer kernels and torch's fake quantization round a value lying within
+# float error of a step boundary differently now and then; one level then propagates a little.
+INT8_TOLERANCE = 0.02
 
 
 class ExportError(RuntimeError):
@@ -46,13 +51,30 @@ def _budget(args: dict[str, str]) -> str:
     return stop_at if stop_at not in ("0", "None") else steps
 
 
-def load_checkpoint(path: Path) -> tuple[LiteSRNet, dict[str, str]]:
-    """Model (eval mode, fp32) and provenance metadata from a training checkpoint."""
+def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, str]]:
+    """Model (eval mode, fp32) and provenance metadata from a training checkpoint.
+
+    A quantization-aware checkpoint (``models.qat``) gives a QuantLiteSRNet, which
+    ``export`` writes as an int8 QDQ model.
+    """
     ck = torch.load(path, map_location="cpu", weights_only=False)
     model = LiteSRNet(LiteSRConfig(**ck["config"]))
     model.load_state_dict(ck["model"])
     prov = ck.get("provenance", {})
-    extra = {
+    if "act_scales" in ck:
+        src = ck.get("qat_from", {})
+        qat_extra = {
+            "precision": "int8",
+            "quantization": "QDQ int8: per-channel int8 weights, per-tensor uint8 activations (learned, QAT); "
+            "head conv, bicubic skip and output float",
+            "qat_from": f"{src.get('checkpoint', 'unknown')} (step {src.get('step', '?')})",
+        }
+        return QuantLiteSRNet(model, ck["act_scales"]).eval(), {**_provenance(ck, prov), **qat_extra}
+    return model.eval(), _provenance(ck, prov)
+
+
+def _provenance(ck: dict[str, Any], prov: dict[str, Any]) -> dict[str, str]:
+    return {
         "train_data": str(prov.get("data", "unknown")),
         "train_steps": str(ck.get("step", "unknown")),
         "train_budget": _budget(ck.get("args", {})),
@@ -62,7 +84,6 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet, dict[str, str]]:
         "val_psnr": f"{float(ck.get('best_val_psnr', float('nan'))):.3f}",
         "val_protocol": "Y channel, border=scale, held-out training-folder images",
     }
-    return model.eval(), extra
 
 
 def random_model(scale: int, depth: int, seed: int) -> tuple[LiteSRNet, dict[str, str]]:
@@ -116,7 +137,9 @@ def stamp(proto: onnx.ModelProto, model: LiteSRNet, extra: dict[str, str]) -> Mo
         receptive_field=receptive_field(cfg.depth),
         params=count_params(model),
         trained=not extra.get("train_data", "").startswith("none"),
-        extra={"skip": "bicubic" if cfg.global_skip else "none", "opset": str(OPSET), **extra},
+        precision=extra.get("precision", "fp32"),
+        extra={"skip": "bicubic" if cfg.global_skip else "none", "opset": str(OPSET),
+               **{k: v for k, v in extra.items() if k != "precision"}},
     )
     del proto.metadata_props[:]
     for key, value in sorted(info.to_metadata().items()):
@@ -127,8 +150,9 @@ def stamp(proto: onnx.ModelProto, model: LiteSRNet, extra: dict[str, str]) -> Mo
     return info
 
 
-def verify(data: bytes, model: LiteSRNet) -> float:
-    """Largest |ORT - torch| over VERIFY_SIZES (batch 2); raises past TOLERANCE."""
+def verify(data: bytes, model: LiteSRNet | QuantLiteSRNet) -> float:
+    """Largest |ORT - torch| over VERIFY_SIZES (batch 2); raises past TOLERANCE (INT8_TOLERANCE)."""
+    tolerance = INT8_TOLERANCE if isinstance(model, QuantLiteSRNet) else TOLERANCE
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     worst = 0.0
@@ -140,9 +164,17 @@ def verify(data: bytes, model: LiteSRNet) -> float:
         if got.shape != ref.shape:
             raise ExportError(f"ORT output {got.shape} != torch {ref.shape} for input {h}x{w}")
         worst = max(worst, float(np.abs(got - ref).max()))
-    if worst > TOLERANCE:
-        raise ExportError(f"ORT differs from torch by {worst:.2e} > {TOLERANCE:.0e}")
+    if worst > tolerance:
+        raise ExportError(f"ORT differs from torch by {worst:.2e} > {tolerance:.0e}")
     return worst
+
+
+def torch_weight_scales(net: LiteSRNet) -> list[np.ndarray]:
+    """Per-output-channel int8 weight scales of the quantized layers, in graph order (body, stages, tail)."""
+    layers: list[tuple[torch.Tensor, int]] = [(net.body.weight, 0)]
+    layers += [(m.weight, 1) for m in net.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
+    layers.append((net.tail.weight, 0))
+    return [weight_scales(w.detach().float(), axis).numpy().astype(np.float32) for w, axis in layers]
 
 
 def check_shared_weight(proto: onnx.ModelProto, depth: int) -> None:
@@ -157,21 +189,26 @@ def check_shared_weight(proto: onnx.ModelProto, depth: int) -> None:
 
 
 def export(
-    model: LiteSRNet, extra: dict[str, str], output: Path, subpixel: bool = True, fold: bool = True
+    model: LiteSRNet | QuantLiteSRNet, extra: dict[str, str], output: Path, subpixel: bool = True, fold: bool = True
 ) -> dict[str, Any]:
-    """Export, simplify, (rewrite,) check, verify and write; returns a summary.
+    """Export, simplify, (rewrite,) (quantize,) check, verify and write; returns a summary.
 
     ``fold`` (with ``subpixel``) also moves the tail Conv before the last pixel shuffle:
     ONNX Runtime 1.2x faster at x4 (benchmarks/results/ort_tuning.md), which is what puts the
     default path ahead of PyTorch eager, for a file 1.5-2.6x of 4 bytes per parameter.
     """
-    proto = simplify(to_onnx(model))
+    net = model.net if isinstance(model, QuantLiteSRNet) else model
+    proto = simplify(to_onnx(net))
     if subpixel:
         proto = rewrite_for_speed(proto, fold_shuffle=fold)
         onnx.checker.check_model(proto, full_check=True)
     check_shared_weight(proto, model.config.depth)
+    if isinstance(model, QuantLiteSRNet):
+        scales = model.act_scales().detach().numpy().astype(np.float32)
+        proto = quantize_graph(proto, scales, torch_weight_scales(net))
+        onnx.checker.check_model(proto, full_check=True)
     graph = ("subpixel+fold" if fold else "subpixel") if subpixel else "plain"
-    info = stamp(proto, model, {"graph": graph, **extra})
+    info = stamp(proto, net, {"graph": graph, **extra})
     data = proto.SerializeToString(deterministic=True)
     worst = verify(data, model)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from ._errors import EngineUnavailableError, InvalidInputError
 from ._macs import CONVENTION, count_macs
 from ._onnx_graph import read_graph
 from ._tiling import plan_tiles
+from ._upscaler import store_output
 
 __all__ = [
     "PAPER_TABLE3",
@@ -167,27 +168,31 @@ def upscale_u8(engine: Engine, image: Image, tile: int, margin: int, scale: int)
         result = engine.run(np.ascontiguousarray(batch))
         keep_r, keep_c = t.keep_slices(scale)
         dest_r, dest_c = t.dest_slices(scale)
-        kept = result[0, :, keep_r, keep_c].transpose(1, 2, 0)
-        out[dest_r, dest_c] = np.rint(np.clip(kept, 0.0, 1.0) * 255.0).astype(np.uint8)
+        store_output(result[0, :, keep_r, keep_c], out[dest_r, dest_c])
     return out
 
 
 def litesr_candidate(
     path: Path, image: Image, engine: str, precision: str, providers: Sequence[str] | None,
-    threads: int | None, tile: int,
+    threads: int | None, tile: int, macs_from: Path | None = None,
 ) -> Candidate:
-    """A LiteSRNet model on one engine/precision/tile setting, with its graph counts."""
+    """A LiteSRNet model on one engine/precision/tile setting, with its graph counts.
+
+    ``macs_from``: count Multi-Adds on this graph instead (an int8 model's fp32 original:
+    in the int8 file, weights that round to zero look like the rewrite's structural zeros).
+    """
     eng = create_engine(engine, path, providers, threads, precision)
     info = eng.info
     h, w = image.shape[:2]
     counts = count_macs(read_graph(path), (1, 3, h, w))
+    macs = counts.macs if macs_from is None else count_macs(read_graph(macs_from), (1, 3, h, w)).macs
     tag = f"tile {tile}" if tile else "whole image"
     return Candidate(
         name=f"LiteSRNet x{info.scale} d{info.depth} [{engine} {precision}, {tag}]",
         kind="litesr", run=lambda: upscale_u8(eng, image, tile, info.receptive_field, info.scale),
         scale=info.scale, input_size=(w, h), depth=info.depth, engine=engine, precision=precision,
         provider=eng.provider,
-        threads=threads, tile=tile, macs=counts.macs, params=info.params, weight_bytes=counts.weight_bytes,
+        threads=threads, tile=tile, macs=macs, params=info.params, weight_bytes=counts.weight_bytes,
         note="" if info.trained else "untrained weights (timing does not depend on weights)",
     )
 

@@ -26,7 +26,7 @@ from ._bench import (
 from ._bench_format import scaling_series
 from ._engine import read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError
-from ._models import BundledModel, list_models
+from ._models import BundledModel, find_model, list_models
 from ._plot import bar_chart, line_chart
 from ._tiling import choose_tile
 from ._upscaler import DEFAULT_MAX_MEMORY_MB
@@ -35,7 +35,7 @@ __all__ = ["COMPARISONS", "DEFAULT_PEERS", "REPO", "BenchOptions", "plot_report"
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PEERS = REPO.parent / "shared" / "peers" / "opencv-dnn-superres"
-COMPARISONS = ("bicubic", "peers", "tiled", "openvino", "torch")
+COMPARISONS = ("bicubic", "peers", "tiled", "openvino", "int8", "torch")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ def _size(text: str) -> tuple[int, int]:
 def _select(models: Sequence[Path], scales: list[int] | None, depths: list[int] | None) -> tuple[list[Path], list[str]]:
     if models:
         return list(models), []
-    bundled: list[BundledModel] = list_models()
+    # int8 files are the same networks as their fp32 models: --precision int8 selects them
+    bundled: list[BundledModel] = [m for m in list_models() if m.info.precision == "fp32"]
     chosen = [m for m in bundled if (scales is None or m.info.scale in scales)
               and (depths is None or m.info.depth in depths)]
     have = {(m.info.scale, m.info.depth) for m in bundled}
@@ -96,6 +97,38 @@ def _select(models: Sequence[Path], scales: list[int] | None, depths: list[int] 
             f"{', '.join(f'x{s} d{d}' for s, d in sorted(have)) or 'none'}; or pass --model FILE"
         )
     return [m.path for m in chosen], notes
+
+
+def _model_for(path: Path, precision: str) -> tuple[Path, Path | None]:
+    """(file that runs ``precision``, file to count Multi-Adds on or None): int8 runs the int8 model of path's
+    (scale, depth), EngineUnavailableError if none is bundled."""
+    info = read_model_info(path)
+    if precision != "int8" or info.precision == "int8":
+        return path, None
+    return find_model(info.scale, info.depth, precision="int8").path, path
+
+
+def _litesr(path: Path, image: Image, engine: str, precision: str, providers: list[str] | None,
+            threads: int | None, tile: int) -> Candidate:
+    run_path, macs_from = _model_for(path, precision)
+    return litesr_candidate(run_path, image, engine, precision, providers, threads, tile, macs_from)
+
+
+def _model_candidates(
+    path: Path, image: Image, pairs: Sequence[tuple[str, str]], providers: list[str] | None, threads: int | None,
+    tiles: list[int], notes: list[str],
+) -> list[Candidate]:
+    """Rows for one model; an int8 row without a bundled int8 model becomes a note, other errors raise."""
+    out: list[Candidate] = []
+    for engine, precision in pairs:
+        for tile in tiles:
+            try:
+                out.append(_litesr(path, image, engine, precision, providers, threads, tile))
+            except EngineUnavailableError as exc:
+                if precision != "int8":
+                    raise
+                notes.append(f"{engine} int8 skipped: {' '.join(str(exc).split())}")
+    return out
 
 
 def _tiles(text: str, rf: int) -> list[int]:
@@ -129,11 +162,10 @@ def _candidates(
     for path in paths:
         info = read_model_info(path)
         image = benchmark_image(size[0] // info.scale, size[1] // info.scale)
-        model_cands = [
-            litesr_candidate(path, image, engine, precision, providers, threads, tile)
-            for engine, precision in pairs
-            for tile in _tiles(tile_text, info.receptive_field)
-        ]
+        model_cands = _model_candidates(path, image, pairs, providers, threads, _tiles(tile_text, info.receptive_field),
+                                        notes)
+        if not model_cands:
+            continue
         cands.extend(model_cands)
         _comparisons(cands, notes, compare, path, image, model_cands[0], threads, seen_scales, peers, pairs)
     return cands, notes
@@ -156,6 +188,9 @@ def _comparisons(
     if "openvino" in compare and ("openvino", "bf16") not in pairs:
         _optional(cands, notes, f"openvino bf16 x{s}",
                   lambda: litesr_candidate(path, image, "openvino", "bf16", None, threads, 0))
+    if "int8" in compare and ("openvino", "int8") not in pairs:
+        _optional(cands, notes, f"openvino int8 x{s} d{first.depth}",
+                  lambda: _litesr(path, image, "openvino", "int8", None, threads, 0))
     if "torch" in compare:
         _optional(cands, notes, f"PyTorch x{s}", lambda: torch_candidate(path, image, threads or 2, REPO, first))
     if s in seen_scales:
@@ -173,8 +208,8 @@ def _pairs(engines: str, precisions: str) -> tuple[list[tuple[str, str]], list[s
     pairs, notes = [], []
     for e in (x.strip() for x in engines.split(",")):
         for p in (x.strip() for x in precisions.split(",")):
-            if e == "onnxruntime" and p != "fp32":
-                notes.append(f"onnxruntime {p} skipped: ONNX Runtime runs this model in fp32 only")
+            if e == "onnxruntime" and p == "bf16":
+                notes.append("onnxruntime bf16 skipped: ONNX Runtime runs fp32 (and int8 models) only")
                 continue
             pairs.append((e, p))
     if not pairs:

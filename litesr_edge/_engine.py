@@ -32,6 +32,7 @@ __all__ = [
     "available_providers",
     "check_precision",
     "create_engine",
+    "model_precision",
     "read_model_info",
     "resolve_providers",
 ]
@@ -55,7 +56,8 @@ PROVIDER_ALIASES = {
     "dml": "DmlExecutionProvider",
 }
 # Inference precisions any engine may be asked for; each engine says which it runs.
-PRECISIONS = ("fp32", "bf16")
+# "int8" runs an int8 (QDQ) model file; the others run an fp32 file.
+PRECISIONS = ("fp32", "bf16", "int8")
 # Providers onnxruntime lists that cannot run a local model.
 _NOT_LOCAL = frozenset({"AzureExecutionProvider"})
 
@@ -75,7 +77,8 @@ class Engine(Protocol):
     """What the Upscaler needs from an inference backend.
 
     Constructors take ``(model_path: Path, providers: Sequence[str] | None,
-    threads: int | None, precision: str = <the engine's default>)`` and raise
+    threads: int | None, precision: str | None = None)`` (None: "int8" for an
+    int8 model file, else the engine's default) and raise
     ModelError / ProviderError / InvalidInputError (unknown precision) /
     EngineUnavailableError (a precision this engine or CPU cannot run);
     ``run`` must be safe to call from many threads.
@@ -166,6 +169,30 @@ def check_precision(precision: str) -> None:
         raise InvalidInputError(f"precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
 
 
+def model_precision(requested: str | None, info: ModelInfo, default: str, path: Path) -> str:
+    """The precision to run a model file in: ``requested`` if the file can run it, else a typed error.
+
+    An int8 (QDQ) file runs as "int8" only (InvalidInputError otherwise: the file is the
+    wrong one); "int8" on an fp32 file is an EngineUnavailableError, so a fallback can
+    run the fp32 file instead. None: "int8" for an int8 file, else ``default``.
+    """
+    if requested is not None:
+        check_precision(requested)
+    if info.precision == "int8":
+        if requested not in (None, "int8"):
+            raise InvalidInputError(
+                f"{path} is an int8 (quantized) model; it runs as precision='int8' only. "
+                f"For precision={requested!r} use the fp32 model (drop --model or pass the fp32 file)"
+            )
+        return "int8"
+    if requested == "int8":
+        raise EngineUnavailableError(
+            f"{path} is an fp32 model; precision='int8' needs an int8 model (the bundled x4 depth 19, "
+            "or one exported from a quantization-aware checkpoint: python -m models.qat, then python -m export)"
+        )
+    return default if requested is None else requested
+
+
 def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo:
     """A model file's ModelInfo, read cheaply (CPU session, no graph optimisation)."""
     path = Path(model_path)
@@ -178,7 +205,8 @@ class OrtEngine:
 
     ``providers``: None for automatic choice (see AUTO_PROVIDERS) or an explicit
     list; ``threads``: intra-op threads (None: ONNX Runtime's default);
-    ``precision``: "fp32" only. "bf16" raises EngineUnavailableError (use
+    ``precision``: "fp32" for an fp32 model file, "int8" for an int8 (QDQ) one
+    (None: whichever the file is). "bf16" raises EngineUnavailableError (use
     engine="openvino"); an unknown name raises InvalidInputError.
     """
 
@@ -187,18 +215,20 @@ class OrtEngine:
         model_path: str | os.PathLike[str],
         providers: Sequence[str] | None = None,
         threads: int | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
     ) -> None:
-        check_precision(precision)
-        if precision != "fp32":
+        if precision is not None:
+            check_precision(precision)
+        if precision == "bf16":
             raise EngineUnavailableError(
-                f"engine 'onnxruntime' runs fp32 only, not precision={precision!r}; "
+                "engine 'onnxruntime' runs fp32 (and int8 models), not precision='bf16'; "
                 "use engine='openvino' (--engine openvino) for bf16, or precision='fp32'"
             )
         path = Path(model_path)
         wanted = resolve_providers(providers, available_providers())
         self._session = _open_session(path, wanted, _session_options(threads, optimize=True))
         self._info = _model_info(self._session, path)
+        self._precision = model_precision(precision, self._info, "fp32", path)
         actual = self._session.get_providers()[0]
         if actual != wanted[0]:
             raise ProviderError(
@@ -221,8 +251,8 @@ class OrtEngine:
 
     @property
     def precision(self) -> str:
-        """Always "fp32": ONNX Runtime runs the exported graph as it is."""
-        return "fp32"
+        """"fp32", or "int8" for an int8 model: ONNX Runtime runs the exported graph as it is."""
+        return self._precision
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
         """(N, 3, H, W) float32 -> (N, 3, sH, sW) float32 (InferenceSession.run is thread-safe)."""
@@ -254,7 +284,8 @@ def create_engine(
     """Build the engine registered under ``kind`` for ``model_path``.
 
     ``precision``: one of PRECISIONS, or None for the engine's default
-    ("fp32" for onnxruntime, "bf16" for openvino). Raises InvalidInputError for
+    ("fp32" for onnxruntime, "bf16" for openvino; "int8" for an int8 model file).
+    Raises InvalidInputError for
     an unknown engine or precision, EngineUnavailableError when the engine's
     package is missing or it cannot run ``precision`` here.
     """

@@ -1,9 +1,13 @@
-"""OpenVINO engine: the same ONNX file, run by OpenVINO's CPU plugin, optionally in bfloat16.
+"""OpenVINO engine: the same ONNX file, run by OpenVINO's CPU plugin, in bfloat16 or int8.
 
-The fast CPU path. On CPUs with AVX512_BF16/AMX, ``precision="bf16"`` runs the
-convolutions on bf16 tiles with fp32 accumulation (on this project's 2-core AVX-512/AMX
-machine about 4-6x faster than ONNX Runtime fp32; see benchmarks/results/).
-``precision="fp32"`` keeps full precision.
+The fast CPU paths (timings: benchmarks/results/bench_compare.md).
+
+* ``precision="bf16"`` runs an fp32 model's convolutions on bf16 tiles with fp32
+  accumulation on CPUs with AVX512_BF16/AMX.
+* ``precision="int8"`` runs an int8 model file (QDQ, from quantization-aware training:
+  ``models/qat.py``, ``export/quantize.py``) on OpenVINO's int8 kernels (AMX-INT8 / VNNI);
+  everything the file keeps in float (head conv, bicubic skip, output) runs in fp32.
+* ``precision="fp32"`` keeps full precision.
 
 In bf16 the global bicubic skip runs in a separate fp32 model and is added in fp32:
 bf16 keeps 8 significant bits, so a bf16 skip re-quantises the image itself. Measured on
@@ -26,14 +30,16 @@ import numpy as np
 import openvino as ov
 from numpy.typing import NDArray
 
-from ._engine import check_precision, read_model_info
+from ._engine import check_precision, model_precision, read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
 from ._modelinfo import ModelInfo
 
-__all__ = ["OpenVinoEngine", "bf16_supported", "split_skip"]
+__all__ = ["OpenVinoEngine", "bf16_supported", "int8_supported", "split_skip"]
 
 # Our precision names (litesr_edge._engine.PRECISIONS) -> OpenVINO's inference precision hint.
-_HINTS = {"fp32": "f32", "bf16": "bf16"}
+# int8: the QDQ nodes make the convolutions int8 whatever the hint; f32 keeps everything
+# else (head conv, bicubic skip, output) in full precision, as the QAT model was trained.
+_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}
 _CPU_NAMES = frozenset({"cpu", "cpuexecutionprovider"})
 
 
@@ -41,6 +47,12 @@ def bf16_supported(core: ov.Core | None = None) -> bool:
     """Whether OpenVINO's CPU plugin reports native bfloat16 (AVX512_BF16 or AMX) here."""
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return "BF16" in caps
+
+
+def int8_supported(core: ov.Core | None = None) -> bool:
+    """Whether OpenVINO's CPU plugin reports int8 kernels (VNNI / AMX-INT8 make them fast) here."""
+    caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "INT8" in caps
 
 
 def _node_key(node: ov.Node) -> str:
@@ -88,6 +100,19 @@ def _check_providers(providers: Sequence[str] | None) -> None:
         )
 
 
+def _check_cpu(core: ov.Core, precision: str) -> None:
+    if precision == "bf16" and not bf16_supported(core):
+        raise EngineUnavailableError(
+            "this CPU has no native bfloat16 (AVX512_BF16 or AMX), so precision='bf16' would be slow "
+            "or emulated; use precision='fp32' or engine='onnxruntime'"
+        )
+    if precision == "int8" and not int8_supported(core):
+        raise EngineUnavailableError(
+            "OpenVINO reports no int8 kernels on this CPU, so precision='int8' would be slow; "
+            "use precision='bf16'/'fp32' or engine='onnxruntime'"
+        )
+
+
 def _config(precision: str, threads: int | None) -> dict[str, str | int]:
     config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": _HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
     if threads is not None:
@@ -100,9 +125,10 @@ def _config(precision: str, threads: int | None) -> dict[str, str | int]:
 class OpenVinoEngine:
     """An OpenVINO CPU compiled model for one LiteSRNet ONNX file.
 
-    ``precision``: "bf16" (default: the reason to pick this engine) or "fp32".
+    ``precision``: "bf16" (default for an fp32 file: the reason to pick this engine),
+    "fp32", or "int8" (the default, and the only choice, for an int8 model file).
     ``providers``: None or ["cpu"]; ``threads``: CPU threads (None: OpenVINO's choice).
-    Raises EngineUnavailableError when the CPU lacks bfloat16 support.
+    Raises EngineUnavailableError when the CPU lacks bfloat16 (int8) support.
     """
 
     def __init__(
@@ -110,18 +136,16 @@ class OpenVinoEngine:
         model_path: str | os.PathLike[str],
         providers: Sequence[str] | None = None,
         threads: int | None = None,
-        precision: str = "bf16",
+        precision: str | None = None,
     ) -> None:
-        check_precision(precision)
+        if precision is not None:
+            check_precision(precision)
         _check_providers(providers)
         path = Path(model_path)
         self._info = read_model_info(path)  # validates the file and its litesr metadata
+        precision = model_precision(precision, self._info, "bf16", path)
         core = ov.Core()
-        if precision == "bf16" and not bf16_supported(core):
-            raise EngineUnavailableError(
-                "this CPU has no native bfloat16 (AVX512_BF16 or AMX), so precision='bf16' would be slow "
-                "or emulated; use precision='fp32' or engine='onnxruntime'"
-            )
+        _check_cpu(core, precision)
         try:
             model = core.read_model(os.fspath(path))
             parts = split_skip(model) if precision == "bf16" else None
@@ -147,7 +171,7 @@ class OpenVinoEngine:
 
     @property
     def precision(self) -> str:
-        """The inference precision: "bf16" or "fp32"."""
+        """The inference precision: "bf16", "fp32" or "int8"."""
         return self._precision
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -13,6 +13,8 @@ Convention (stated in every report):
 * ``Gemm``/``MatMul``: M * N * K.
 * Element-wise ops (Relu, Add, ...) and data movement (Pad, DepthToSpace) are not
   Multi-Adds; they are reported separately as ``elementwise`` value counts.
+* int8 (QDQ) models: a weight read through DequantizeLinear counts as its stored int8
+  tensor (its zeros too are skipped); Quantize/DequantizeLinear are conversions, not MACs.
 
 Shapes are inferred here for the operators LiteSRNet exports use; any other operator
 is a ModelError naming it, rather than a silently wrong count.
@@ -37,6 +39,9 @@ CONVENTION = (
 )
 _ELEMENTWISE = frozenset({"Relu", "Add", "Sub", "Mul", "Div", "Clip", "Sigmoid", "LeakyRelu", "PRelu", "Max", "Min"})
 _WEIGHT_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
+_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
+# Bytes per element of ONNX data types (TensorProto.DataType); others are taken as 4.
+_ITEM_BYTES = {2: 1, 3: 1, 4: 2, 5: 2, 7: 8, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
 Shape = tuple[int, ...]
 
 
@@ -188,6 +193,8 @@ def _infer(node: Node, shapes: Mapping[str, Shape], inits: Mapping[str, Tensor],
         n, c, h, w = shapes[node.inputs[0]]
         b = int(node.attrs.get("blocksize", 1))  # type: ignore[arg-type]
         return ((n, c // (b * b), h * b, w * b) if op == "DepthToSpace" else (n, c * b * b, h // b, w // b)), 0
+    if op in _QDQ:
+        return shapes[node.inputs[0]], 0
     if op in _ELEMENTWISE or op == "Identity":
         shape = shapes[node.inputs[0]]
         for other in node.inputs[1:]:
@@ -206,11 +213,21 @@ def _constants(graph: Graph) -> dict[str, np.ndarray]:
     return consts
 
 
-def _weights(graph: Graph) -> tuple[int, int]:
-    """(elements, bytes) of the initializers that are weights or biases of weight ops, each counted once."""
-    names = {i for n in graph.nodes if n.op_type in _WEIGHT_OPS for i in n.inputs[1:] if i in graph.initializers}
-    tensors = [graph.initializers[n] for n in sorted(names)]
-    return sum(t.size for t in tensors), sum(t.size * (8 if t.data_type in (7, 11) else 4) for t in tensors)
+def _stored(graph: Graph) -> dict[str, Tensor]:
+    """Initializers by name, plus each DequantizeLinear output of an initializer -> that (int8) initializer."""
+    inits = dict(graph.initializers)
+    for node in graph.nodes:
+        if node.op_type == "DequantizeLinear" and node.inputs[0] in graph.initializers:
+            inits[node.outputs[0]] = graph.initializers[node.inputs[0]]
+    return inits
+
+
+def _weights(graph: Graph, stored: Mapping[str, Tensor]) -> tuple[int, int]:
+    """(elements, bytes) of the stored weights and biases of weight ops, each counted once."""
+    tensors = {stored[i].name: stored[i] for n in graph.nodes if n.op_type in _WEIGHT_OPS
+               for i in n.inputs[1:] if i in stored}
+    values = [tensors[k] for k in sorted(tensors)]
+    return sum(t.size for t in values), sum(t.size * _ITEM_BYTES.get(t.data_type, 4) for t in values)
 
 
 def count_macs(graph: Graph, input_shape: Shape) -> MacReport:
@@ -226,17 +243,18 @@ def count_macs(graph: Graph, input_shape: Shape) -> MacReport:
     by_op: dict[str, int] = {}
     nodes_by_op: dict[str, int] = {}
     elementwise = 0
+    stored = _stored(graph)
     for node in graph.nodes:
         if node.op_type == "Constant":
             continue
-        shape, macs = _infer(node, shapes, graph.initializers, consts)
+        shape, macs = _infer(node, shapes, stored, consts)
         shapes[node.outputs[0]] = shape
         nodes_by_op[node.op_type] = nodes_by_op.get(node.op_type, 0) + 1
         if node.op_type in _ELEMENTWISE:
             elementwise += int(np.prod(shape))
         elif macs:
             by_op[node.op_type] = by_op.get(node.op_type, 0) + macs
-    elements, nbytes = _weights(graph)
+    elements, nbytes = _weights(graph, stored)
     out_shape = shapes[graph.outputs[0].name]
     return MacReport(tuple(input_shape), out_shape, sum(by_op.values()), by_op, elementwise, elements, nbytes,
                      nodes_by_op=nodes_by_op)

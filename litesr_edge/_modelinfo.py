@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ._errors import ModelError
 
-__all__ = ["FORMAT_VERSION", "ModelInfo", "REQUIRED_KEYS"]
+__all__ = ["FORMAT_VERSION", "MODEL_PRECISIONS", "ModelInfo", "REQUIRED_KEYS"]
 
 FORMAT_VERSION = 1
 PREFIX = "litesr."
@@ -28,6 +28,10 @@ REQUIRED_KEYS = (
     "output",
     "trained",
 )
+# What a model file's weights are stored as: "fp32" (the default; any engine precision
+# but int8 runs it) or "int8" (a QDQ model from quantization-aware training; it runs
+# only as precision "int8"). Files from before the key existed are fp32.
+MODEL_PRECISIONS = ("fp32", "int8")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ModelInfo:
 
     ``receptive_field`` is the radius, in LR pixels, of the input region that
     can influence one output pixel: the tile margin that makes tiling exact.
+    ``precision`` is how the file stores the network: "fp32" or "int8" (QDQ).
     """
 
     scale: int
@@ -48,6 +53,7 @@ class ModelInfo:
     format_version: int = FORMAT_VERSION
     input_layout: str = "NCHW float32 RGB [0,1]"
     output_layout: str = "NCHW float32 RGB [0,1]"
+    precision: str = "fp32"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -73,7 +79,8 @@ class ModelInfo:
                 format_version=version,
                 input_layout=ours["input"],
                 output_layout=ours["output"],
-                extra={k: v for k, v in ours.items() if k not in REQUIRED_KEYS},
+                precision=ours.get("precision", "fp32"),
+                extra={k: v for k, v in ours.items() if k not in (*REQUIRED_KEYS, "precision")},
             )
         except ValueError as exc:
             raise ModelError(f"{source} has malformed litesr metadata ({exc}); re-export the model") from exc
@@ -81,6 +88,11 @@ class ModelInfo:
             raise ModelError(
                 f"{source} uses model format {version}, newer than this litesr-edge "
                 f"({FORMAT_VERSION}); upgrade litesr-edge"
+            )
+        if info.precision not in MODEL_PRECISIONS:
+            raise ModelError(
+                f"{source} stores precision {info.precision!r}, which this litesr-edge cannot run "
+                f"(it knows {', '.join(MODEL_PRECISIONS)}); upgrade litesr-edge"
             )
         if info.scale < 1 or info.receptive_field < 0:
             raise ModelError(
@@ -101,6 +113,7 @@ class ModelInfo:
             "input": self.input_layout,
             "output": self.output_layout,
             "trained": "true" if self.trained else "false",
+            "precision": self.precision,
         }
         props.update(self.extra)
         return {PREFIX + k: v for k, v in props.items()}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._engine import read_model_info
-from ._errors import InvalidInputError, ModelError
+from ._errors import EngineUnavailableError, InvalidInputError, ModelError
 from ._modelinfo import ModelInfo
 
 __all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models"]
@@ -24,17 +24,22 @@ class BundledModel:
 
 
 def list_models(folder: Path | None = None) -> list[BundledModel]:
-    """Every ``*.onnx`` in ``folder`` (default: the bundled models), sorted by (scale, depth).
+    """Every ``*.onnx`` in ``folder`` (default: the bundled models), sorted by (scale, depth, precision).
 
     A file there that is not a litesr-edge model is a broken install: ModelError.
     """
     root = MODELS_DIR if folder is None else folder
     found = [BundledModel(path, read_model_info(path)) for path in sorted(root.glob("*.onnx"))]
-    return sorted(found, key=lambda m: (m.info.scale, m.info.depth, m.path.name))
+    return sorted(found, key=lambda m: (m.info.scale, m.info.depth, m.info.precision, m.path.name))
 
 
-def find_model(scale: int, depth: int, folder: Path | None = None) -> BundledModel:
-    """The bundled model for (scale, depth); the error lists what is available."""
+def find_model(scale: int, depth: int, folder: Path | None = None, precision: str = "fp32") -> BundledModel:
+    """The bundled model for (scale, depth) stored in ``precision`` ("fp32" or "int8").
+
+    An unknown scale or depth is an InvalidInputError listing what is available; a
+    known (scale, depth) without an int8 model is an EngineUnavailableError (so
+    ``fallback=True`` can run the fp32 model instead).
+    """
     models = list_models(folder)
     if not models:
         root = MODELS_DIR if folder is None else folder
@@ -47,9 +52,16 @@ def find_model(scale: int, depth: int, folder: Path | None = None) -> BundledMod
             f"scale {scale} is not supported; available scales: {', '.join(map(str, scales))}"
         )
     same_scale = [m for m in models if m.info.scale == scale]
-    for model in same_scale:
-        if model.info.depth == depth:
+    same_depth = [m for m in same_scale if m.info.depth == depth]
+    for model in same_depth:
+        if model.info.precision == precision:
             return model
+    if same_depth:
+        have = ", ".join(f"x{m.info.scale} d{m.info.depth}" for m in models if m.info.precision == precision)
+        raise EngineUnavailableError(
+            f"no {precision} model is bundled for x{scale} depth {depth} ({precision} models: {have or 'none'}); "
+            "use another precision, or pass a model file exported from a quantization-aware checkpoint"
+        )
     depths = sorted({m.info.depth for m in same_scale})
     raise InvalidInputError(
         f"depth {depth} is not available at x{scale}; available depths: {', '.join(map(str, depths))}"

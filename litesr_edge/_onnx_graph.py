@@ -26,7 +26,7 @@ from ._errors import ModelError
 __all__ = ["AttrValue", "Graph", "Node", "Tensor", "ValueInfo", "parse_model", "read_graph"]
 
 # TensorProto.DataType -> numpy dtype, for the types whose values we decode.
-_DTYPES = {1: np.float32, 6: np.int32, 7: np.int64, 11: np.float64}
+_DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 6: np.int32, 7: np.int64, 11: np.float64}
 _FLOAT, _INT32, _INT64, _DOUBLE = 1, 6, 7, 11
 
 

@@ -111,10 +111,13 @@ def build_tiny_model(
 @pytest.fixture(scope="session")
 def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory:
     """``make(scale=4, depth=2, channels=4, seed=0, receptive_field=None, metadata=None, folder=None,
-    name=None, fast=False)``.
+    name=None, fast=False, int8=False)``.
 
     Returns the path of the saved model; identical requests share one file
-    unless ``folder`` is given (then the model is written there).
+    unless ``folder`` is given (then the model is written there). ``int8`` (implies
+    ``fast``) quantizes the graph as the exporter does for a QAT checkpoint
+    (``export.quantize``), with post-training scales: every activation 4/255, weights
+    max|w|/127 per channel.
     """
     root = tmp_path_factory.mktemp("tiny_models")
     cache: dict[tuple[object, ...], Path] = {}
@@ -129,16 +132,24 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
         folder: Path | None = None,
         name: str | None = None,
         fast: bool = False,
+        int8: bool = False,
     ) -> Path:
-        key = (scale, depth, channels, seed, receptive_field, tuple(sorted((metadata or {}).items())), fast)
+        if int8:
+            metadata = {**(metadata or {}), "precision": "int8"}
+        key = (scale, depth, channels, seed, receptive_field, tuple(sorted((metadata or {}).items())), fast or int8)
         if folder is None and key in cache:
             return cache[key]
         filename = name or f"tiny_{len(cache)}_x{scale}_d{depth}.onnx"
         path = (folder or root) / filename
         proto = build_tiny_model(scale, depth, channels, seed, receptive_field, metadata)
-        if fast:
+        if fast or int8:
             fast_graph = pytest.importorskip("export.fast_graph", reason="needs the exporter's fast_graph module")
             proto = fast_graph.rewrite_for_speed(proto)
+        if int8:
+            from export.quantize import graph_weight_scales, quantize_graph
+
+            points = depth + len(_decoder_plan(scale, channels, channels)) + 1
+            proto = quantize_graph(proto, np.full(points, 4 / 255, np.float32), graph_weight_scales(proto))
         path.write_bytes(proto.SerializeToString())
         if folder is None:
             cache[key] = path

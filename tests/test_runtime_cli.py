@@ -317,7 +317,7 @@ def test_upscale_default_engine_prints_no_note(tmp_path: Path, x2: Path) -> None
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--precision", "int8"], "precision='int8' is unknown"), (["--engine", "tensorflow"], "engine='tensorflow'")],
+    [(["--precision", "int4"], "precision='int4' is unknown"), (["--engine", "tensorflow"], "engine='tensorflow'")],
 )
 def test_unknown_engine_or_precision_is_a_one_line_error(
     tmp_path: Path, x2: Path, args: list[str], fragment: str

@@ -65,7 +65,7 @@ def test_onnxruntime_runs_fp32_by_default_and_on_request(tiny_models: dict[int, 
 
 
 def test_onnxruntime_refuses_bf16_and_names_the_fix(tiny_models: dict[int, Path]) -> None:
-    with pytest.raises(EngineUnavailableError, match=r"fp32 only, not precision='bf16'.*engine='openvino'"):
+    with pytest.raises(EngineUnavailableError, match=r"\(and int8 models\), not precision='bf16'.*engine='openvino'"):
         OrtEngine(tiny_models[2], ["cpu"], 1, precision="bf16")
     with pytest.raises(EngineUnavailableError, match="engine='openvino'"):
         create_engine("onnxruntime", tiny_models[2], ["cpu"], 1, "bf16")
@@ -78,8 +78,8 @@ def test_unknown_precision_is_invalid_input_before_any_import(
     # "missing" names a module that does not exist: the precision is still checked first,
     # so a typo is never reported as a missing package.
     monkeypatch.setitem(engine_module.ENGINES, "missing", "litesr_edge._no_such_engine:Nope")
-    with pytest.raises(InvalidInputError, match=r"precision='int8' is unknown; choose one of fp32, bf16"):
-        create_engine(kind, tiny_models[2], None, 1, "int8")
+    with pytest.raises(InvalidInputError, match=r"precision='int4' is unknown; choose one of fp32, bf16, int8"):
+        create_engine(kind, tiny_models[2], None, 1, "int4")
     with pytest.raises(InvalidInputError, match="precision='FP32'"):
         OrtEngine(tiny_models[2], ["cpu"], 1, precision="FP32")
 

@@ -13,10 +13,11 @@ from .._errors import EngineFallbackWarning
 
 ENGINE_HELP = (
     "Inference engine: onnxruntime (exact reference, any CPU/GPU) or openvino "
-    "(CPU only, fast in bf16; needs the openvino extra, see litesr-edge info)."
+    "(CPU only, fast in bf16 and int8; needs the openvino extra, see litesr-edge info)."
 )
 PRECISION_HELP = (
-    "fp32 or bf16. Default: the engine's own (onnxruntime fp32, openvino bf16). "
+    "fp32, bf16 or int8. Default: the engine's own (onnxruntime fp32, openvino bf16; int8 for an int8 --model). "
+    "int8 runs the bundled int8 model (x4 depth 19): fastest with --engine openvino. "
     "If the engine/precision cannot run here, onnxruntime fp32 runs instead and a note says why."
 )
 OPENVINO_INSTALL = "pip install 'litesr-edge[openvino]'"
@@ -41,16 +42,17 @@ def fallback_note(reason: str | None) -> str | None:
 
 def engine_lines() -> list[str]:
     """One line per engine: which precisions run on this machine, or why not. Never raises."""
-    lines = ["onnxruntime: fp32 usable (default engine; bf16 not supported, use openvino)"]
+    lines = ["onnxruntime: fp32 usable (default engine), int8 usable with an int8 model; bf16 not supported"]
     try:
-        from .._engine_openvino import bf16_supported
+        from .._engine_openvino import bf16_supported, int8_supported
     except ModuleNotFoundError as exc:
         return [*lines, f"openvino: not installed ({exc.name!r} is missing); {OPENVINO_INSTALL}"]
     try:
-        bf16 = bf16_supported()
+        bf16, int8 = bf16_supported(), int8_supported()
     except RuntimeError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return [*lines, f"openvino: installed, but its CPU plugin failed ({reason}); reinstall openvino"]
-    if bf16:
-        return [*lines, "openvino: fp32 usable; bf16 usable (default; this CPU has AVX512_BF16/AMX)"]
-    return [*lines, "openvino: fp32 usable; bf16 NOT usable (this CPU has no AVX512_BF16/AMX)"]
+    bf16_text = ("bf16 usable (default; this CPU has AVX512_BF16/AMX)" if bf16
+                 else "bf16 NOT usable (this CPU has no AVX512_BF16/AMX)")
+    int8_text = "int8 usable with an int8 model" if int8 else "int8 NOT usable (no int8 kernels on this CPU)"
+    return [*lines, f"openvino: fp32 usable; {bf16_text}; {int8_text}"]

@@ -25,12 +25,12 @@ def _metadata(info: ModelInfo) -> str:
 def _model_table(title: str, rows: list[tuple[Path, ModelInfo]]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("file", no_wrap=True)
-    for column in ("scale", "depth", "params", "receptive field", "trained"):
+    for column in ("scale", "depth", "params", "receptive field", "weights", "trained"):
         table.add_column(column, justify="right")
     for path, info in rows:
         table.add_row(
             path.name, f"x{info.scale}", str(info.depth), f"{info.params:,}", f"{info.receptive_field} px",
-            "yes" if info.trained else "NO (untrained)",
+            info.precision, "yes" if info.trained else "NO (untrained)",
         )
     return table
 

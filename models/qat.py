@@ -1,0 +1,290 @@
+"""Quantization-aware fine-tuning of a trained LiteSRNet for the int8 fast path.
+
+    python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/qat_x4_d19 --steps 2000
+
+Post-training int8 (benchmarks/int8_check.md) loses 0.16-0.26 dB on Set5/Set14; issue 7
+allows 0.05. This script fine-tunes the trained fp32 weights *through* the quantizer that
+the exported int8 model uses, so the weights learn to live with it:
+
+* every Conv/ConvTranspose except the head reads an int8-quantized input: uint8, zero
+  point 0 (its input is a ReLU output), one scale per tensor, learned (LSQ: straight-
+  through rounding, gradient to the scale; parametrised by its log so Adam's steps are
+  relative) and initialised from a calibration percentile;
+* weights are int8, symmetric, one scale per output channel = max|w| / 127, recomputed
+  from the current weights on every step (so the exporter recomputes the same scales);
+* the head conv (3 -> 64, 0.3% of the Multi-Adds) reads the image in float, and the
+  bicubic skip and final Add stay float: quantizing them would re-quantize the image.
+
+Rounding is half to even, as ONNX QuantizeLinear. The checkpoint (``best.pt``) holds the
+fine-tuned weights in ``model`` (a plain LiteSRNet state dict) and the activation scales in
+``act_scales``; ``python -m export --checkpoint runs/qat_x4_d19/best.pt`` then writes the
+QDQ int8 model (``export/quantize.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from export.quantize import ACT_LEVELS, WEIGHT_MAX
+
+from .data import PatchSampler, list_images, make_pairs, split
+from .litesrnet import LiteSRConfig, LiteSRNet
+from .train import save, seed_all, validate
+
+__all__ = ["QuantLiteSRNet", "act_quant", "calibrate", "n_act_points", "weight_quant", "weight_scales"]
+
+
+
+def n_act_points(config: LiteSRConfig) -> int:
+    """Quantized activations: the inputs of the ``depth`` body convs, of each decoder stage and of the tail."""
+    stages = 1 if config.scale == 3 else int(math.log2(config.scale))
+    return config.depth + stages + 1
+
+
+def _round_ste(v: torch.Tensor) -> torch.Tensor:
+    return v + (torch.round(v) - v).detach()
+
+
+def act_quant(x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """uint8 fake quantization (zero point 0) in fp32, straight-through, gradient to ``scale`` (LSQ)."""
+    v = x.float() / scale
+    return torch.clamp(_round_ste(v), 0.0, float(ACT_LEVELS)) * scale
+
+
+def weight_scales(w: torch.Tensor, axis: int) -> torch.Tensor:
+    """Per-output-channel symmetric scale max|w| / 127 (``axis``: the output-channel axis)."""
+    dims = [d for d in range(w.dim()) if d != axis]
+    return (w.detach().abs().amax(dim=dims) / WEIGHT_MAX).clamp_min(1e-12)
+
+
+def weight_quant(w: torch.Tensor, axis: int) -> torch.Tensor:
+    """int8 per-channel fake quantization, straight-through."""
+    shape = [1] * w.dim()
+    shape[axis] = -1
+    s = weight_scales(w, axis).view(shape)
+    return torch.clamp(_round_ste(w / s), -WEIGHT_MAX, WEIGHT_MAX) * s
+
+
+class QuantLiteSRNet(nn.Module):
+    """A LiteSRNet run as the int8 model runs: quantized conv inputs and weights, float head and skip."""
+
+    def __init__(self, net: LiteSRNet, act_scales: torch.Tensor) -> None:
+        super().__init__()
+        if act_scales.numel() != n_act_points(net.config):
+            raise ValueError(f"need {n_act_points(net.config)} activation scales, got {act_scales.numel()}")
+        self.net = net
+        self.config = net.config
+        self.log_scales = nn.Parameter(act_scales.detach().float().log())
+
+    def act_scales(self) -> torch.Tensor:
+        return self.log_scales.exp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, s = self.net, self.act_scales()
+        feat = F.relu(n.head(x))
+        w_body = weight_quant(n.body.weight, 0)
+        for i in range(n.config.depth):
+            feat = F.relu(F.conv2d(act_quant(feat, s[i]), w_body, n.body.bias, padding=1))
+        k = n.config.depth
+        for m in n.upsample:
+            if isinstance(m, nn.ConvTranspose2d):
+                feat = F.conv_transpose2d(
+                    act_quant(feat, s[k]), weight_quant(m.weight, 1), m.bias,
+                    m.stride, m.padding, m.output_padding,
+                )
+                k += 1
+            else:
+                feat = F.relu(feat)
+        out = F.conv2d(act_quant(feat, s[k]), weight_quant(n.tail.weight, 0), n.tail.bias, padding=1)
+        if n.config.global_skip:
+            out = out + F.interpolate(x, scale_factor=n.config.scale, mode="bicubic", align_corners=False)
+        return out
+
+
+@torch.no_grad()
+def calibrate(net: LiteSRNet, batches: list[torch.Tensor], percentile: float = 99.99) -> torch.Tensor:
+    """Initial activation scales: the ``percentile`` of each quantized tensor over ``batches``, / 255."""
+    seen: list[list[torch.Tensor]] = [[] for _ in range(n_act_points(net.config))]
+    for x in batches:
+        feat = F.relu(net.head(x))
+        k = 0
+        for _ in range(net.config.depth):
+            seen[k].append(feat.flatten())
+            feat = F.relu(net.body(feat))
+            k += 1
+        for m in net.upsample:
+            if isinstance(m, nn.ConvTranspose2d):
+                seen[k].append(feat.flatten())
+                k += 1
+            feat = m(feat)
+        seen[k].append(feat.flatten())
+    q = [float(np.percentile(torch.cat(v).numpy(), percentile)) for v in seen]
+    return torch.tensor(q).clamp_min(1e-6) / ACT_LEVELS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="python -m models.qat", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--checkpoint", type=Path, required=True,
+                    help="trained fp32 checkpoint to start from, or a QAT checkpoint to continue (keeps its scales)")
+    ap.add_argument("--teacher", type=Path, default=None,
+                    help="fp32 checkpoint for --distill (default: --checkpoint, or the one a QAT checkpoint came from)")
+    ap.add_argument("--data", type=Path, default=Path("../shared/datasets/train"))
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=48)
+    ap.add_argument("--lr", type=float, default=2e-5, help="weights; the log-scales use 50x this")
+    ap.add_argument("--n-val", type=int, default=10)
+    ap.add_argument("--val-every", type=int, default=250)
+    ap.add_argument("--calib-batches", type=int, default=8)
+    ap.add_argument("--distill", type=float, default=0.0,
+                    help="weight of an extra MSE to the fp32 model's output (distillation)")
+    ap.add_argument("--cuda-bf16", action="store_true",
+                    help="bf16 autocast on CUDA too (4x faster steps there; default is fp32 on CUDA)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def _cosine(step: int, total: int, base: float) -> float:
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total))))
+
+
+def _payload(model: QuantLiteSRNet, source: dict[str, Any], step: int, elapsed: float, best: float,
+             args: argparse.Namespace, provenance: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "config": model.config.to_dict(),
+        "model": {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()},
+        "act_scales": model.act_scales().detach().cpu().clone(),
+        "step": step,
+        "elapsed_s": elapsed,
+        "best_val_psnr": best,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "provenance": provenance,
+        "qat_from": source["qat_from"] if "qat_from" in source else {
+            "checkpoint": str(args.checkpoint), "step": source.get("step"),
+            "args": source.get("args", {}), "best_val_psnr": source.get("best_val_psnr")},
+        "qat_history": [*_history(source),
+                        {"from": str(args.checkpoint), "steps": args.steps, "lr": args.lr, "batch": args.batch,
+                         "distill": args.distill, "device": str(next(model.parameters()).device)}],
+    }
+
+
+def _history(source: dict[str, Any]) -> list[dict[str, Any]]:
+    """The QAT stages a checkpoint went through (a first-stage checkpoint only has its args)."""
+    if "act_scales" not in source:
+        return []
+    return list(source.get("qat_history") or [{"stage_args": source.get("args", {}), "step": source.get("step")}])
+
+
+def _teacher(args: argparse.Namespace, source: dict[str, Any], net: LiteSRNet) -> LiteSRNet:
+    """The fp32 model to distil from: --teacher, the QAT source's own origin, or a copy of ``net``."""
+    path = args.teacher
+    if path is None and "act_scales" in source:
+        path = Path(source["qat_from"]["checkpoint"])
+    if path is None:
+        teacher = copy.deepcopy(net)
+    else:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        teacher = LiteSRNet(LiteSRConfig(**ck["config"]))
+        teacher.load_state_dict(ck["model"])
+    return teacher.eval().requires_grad_(False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    seed_all(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    log = (args.out / "train.log").open("a")
+
+    def say(msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
+
+    source = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    net = LiteSRNet(LiteSRConfig(**source["config"]))
+    net.load_state_dict(source["model"])
+    cfg = net.config
+    train_paths, val_paths = split(list_images(args.data), args.n_val)
+    sampler = PatchSampler(make_pairs(train_paths, cfg.scale), cfg.scale, args.patch, args.seed)
+    val_pairs = make_pairs(val_paths, cfg.scale)
+    calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
+    teacher = _teacher(args, source, net).to(device)
+    scales = source["act_scales"] if "act_scales" in source else calibrate(net.eval(), calib)
+    model = QuantLiteSRNet(net, scales).to(device)
+    model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam([
+        {"params": list(model.net.parameters()), "base": args.lr},
+        {"params": [model.log_scales], "base": args.lr * 50},
+    ])
+    provenance = {
+        "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
+        "val_images": [p.name for p in val_paths],
+        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
+        "loss": "MSE (quantization-aware fine-tuning)",
+    }
+    fp32_val = validate(net.to(device), val_pairs, cfg.scale, device)
+    best = validate(model, val_pairs, cfg.scale, device)
+    say(f"{cfg} from {args.checkpoint}: val fp32 {fp32_val:.3f} dB, int8 before QAT {best:.3f} dB")
+    csv_file = (args.out / "log.csv").open("w", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=["step", "elapsed_s", "loss", "lr", "val_psnr"])
+    writer.writeheader()
+    writer.writerow({"step": 0, "elapsed_s": 0, "loss": "", "lr": 0, "val_psnr": f"{best:.4f}"})
+    save(args.out / "best.pt", _payload(model, source, 0, 0.0, best, args, provenance))
+    t0, run_loss = time.time(), 0.0
+    for step in range(1, args.steps + 1):
+        lr_np, hr_np = sampler.batch(args.batch)
+        lr = torch.from_numpy(lr_np).to(device).contiguous(memory_format=torch.channels_last)
+        hr = torch.from_numpy(hr_np).to(device).contiguous(memory_format=torch.channels_last)
+        for g in opt.param_groups:
+            g["lr"] = _cosine(step, args.steps, g["base"])
+        # bf16 autocast on CPU for speed (AMX); full fp32 on CUDA, where the step is cheap
+        # anyway, so the fake quantization sees the same products as the int8 kernels.
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cpu" or args.cuda_bf16):
+            sr = model(lr).float()
+            loss = F.mse_loss(sr, hr)
+            if args.distill > 0:
+                with torch.no_grad():
+                    target = teacher(lr).float()
+                loss = loss + args.distill * F.mse_loss(sr, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.net.parameters(), 0.5)
+        opt.step()
+        run_loss += loss.item()
+        if step % args.val_every == 0 or step == args.steps:
+            v, elapsed = validate(model, val_pairs, cfg.scale, device), time.time() - t0
+            writer.writerow({"step": step, "elapsed_s": f"{elapsed:.0f}", "loss": f"{run_loss / args.val_every:.6f}",
+                             "lr": f"{_cosine(step, args.steps, args.lr):.2e}", "val_psnr": f"{v:.4f}"})
+            csv_file.flush()
+            say(f"step {step} loss {run_loss / args.val_every:.6f} val int8 {v:.3f} dB ({elapsed / 60:.1f} min)")
+            run_loss = 0.0
+            if v > best:
+                best = v
+                save(args.out / "best.pt", _payload(model, source, step, elapsed, best, args, provenance))
+    say(f"finished: best val int8 {best:.3f} dB (fp32 {fp32_val:.3f} dB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Quantization-aware training (models/qat.py) and its int8 export (export/quantize.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs the maintainer extra: pip install '.[maintainer]'")
+onnx = pytest.importorskip("onnx", reason="needs the maintainer extra: pip install '.[maintainer]'")
+pytest.importorskip("onnxsim", reason="needs the maintainer extra: pip install '.[maintainer]'")
+
+import onnxruntime as ort  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+from export import onnx_export  # noqa: E402
+from litesr_edge._engine import read_model_info  # noqa: E402
+from models.litesrnet import LiteSRConfig, LiteSRNet  # noqa: E402
+from models.qat import QuantLiteSRNet, act_quant, calibrate, n_act_points, weight_quant  # noqa: E402
+
+pytestmark = pytest.mark.maintainer
+
+
+def _tiny(scale: int, depth: int = 3, channels: int = 8, seed: int = 0) -> LiteSRNet:
+    torch.manual_seed(seed)
+    net = LiteSRNet(LiteSRConfig(scale, depth=depth, channels=channels))
+    with torch.no_grad():  # trained-looking weights: IRNN init alone leaves the tail ~0
+        net.tail.weight.normal_(0, 0.05)
+        for m in (net.head, net.body, net.tail):
+            m.bias.normal_(0, 0.01)
+    return net.eval()
+
+
+def _quantized(scale: int) -> QuantLiteSRNet:
+    net = _tiny(scale)
+    batches = [torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    return QuantLiteSRNet(net, calibrate(net, batches)).eval()
+
+
+def test_weight_quant_is_a_per_channel_int8_grid() -> None:
+    w = torch.randn(6, 4, 3, 3)
+    q = weight_quant(w, axis=0)
+    scale = w.abs().amax(dim=(1, 2, 3)) / 127
+    levels = q / scale.view(-1, 1, 1, 1)
+    assert torch.allclose(levels, levels.round(), atol=1e-4) and levels.abs().max() <= 127 + 1e-4
+    assert torch.allclose(q.abs().amax(dim=(1, 2, 3)), w.abs().amax(dim=(1, 2, 3)))  # the extreme is exact
+    assert (q - w).abs().max() <= scale.max() / 2 + 1e-6
+
+
+def test_act_quant_clips_rounds_and_trains_its_scale() -> None:
+    x = torch.tensor([-1.0, 0.0, 0.26, 0.74, 3.0, 200.0])
+    s = torch.tensor(0.5, requires_grad=True)
+    y = act_quant(x, s)
+    assert y.tolist() == [0.0, 0.0, 0.5, 0.5, 3.0, 127.5]  # uint8 grid: 0.74 / 0.5 = 1.48 -> 1; 400 -> 255
+    y.sum().backward()
+    assert s.grad is not None and s.grad.item() != 0  # LSQ: the scale is learned
+
+
+def test_calibration_gives_one_scale_per_quantized_input() -> None:
+    for scale, stages in ((2, 1), (3, 1), (4, 2)):
+        q = _quantized(scale)
+        assert q.act_scales().numel() == n_act_points(q.config) == 3 + stages + 1
+        assert bool((q.act_scales() > 0).all())
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_int8_export_matches_the_fake_quantized_model(tmp_path: Path, scale: int) -> None:
+    q = _quantized(scale)
+    path = tmp_path / "q.onnx"
+    summary = onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, path)
+    assert summary["max_abs_diff"] <= onnx_export.INT8_TOLERANCE
+    assert read_model_info(path).precision == "int8"
+    x = np.random.default_rng(scale).random((1, 3, 15, 11), dtype=np.float32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"lr": x})[0]
+    with torch.no_grad():
+        ref = q(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).mean() < 1e-3
+
+
+def test_stored_int8_weights_are_the_qat_weights(tmp_path: Path) -> None:
+    # The body conv: dequantized file weights == the fake-quantized torch weights.
+    q = _quantized(4)
+    path = tmp_path / "q.onnx"
+    onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, path)
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    stored = inits["body.weight_int8"].astype(np.float32) * inits["body.weight_scale"].reshape(-1, 1, 1, 1)
+    np.testing.assert_allclose(stored, weight_quant(q.net.body.weight.detach(), 0).numpy(), rtol=1e-6, atol=1e-9)
+    assert inits["body.weight_int8"].dtype == np.int8
+
+
+def test_qat_checkpoint_exports_as_int8_with_provenance(tmp_path: Path) -> None:
+    q = _quantized(2)
+    ck = {
+        "config": q.config.to_dict(), "model": q.net.state_dict(), "act_scales": q.act_scales().detach(),
+        "step": 40, "elapsed_s": 3.0, "best_val_psnr": 30.0, "args": {"steps": "40"},
+        "provenance": {"data": "synthetic", "hardware": "cpu", "loss": "MSE (quantization-aware fine-tuning)"},
+        "qat_from": {"checkpoint": "runs/x2/best.pt", "step": 4000},
+    }
+    torch.save(ck, tmp_path / "qat.pt")
+    assert onnx_export.main(["--checkpoint", str(tmp_path / "qat.pt"), "--output", str(tmp_path / "m.onnx")]) == 0
+    info = read_model_info(tmp_path / "m.onnx")
+    assert info.precision == "int8" and info.extra["qat_from"] == "runs/x2/best.pt (step 4000)"
+    assert "QDQ int8" in info.extra["quantization"] and info.extra["train_steps"] == "40"
+
+
+@pytest.mark.slow
+def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
+    import cv2
+
+    from models import qat
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        base = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+        cv2.imwrite(str(data / f"img{i}.png"), cv2.resize(base, (64, 48), interpolation=cv2.INTER_CUBIC))
+    net = _tiny(2, depth=2)
+    torch.save({"config": net.config.to_dict(), "model": net.state_dict(), "step": 10}, tmp_path / "fp32.pt")
+    args = ["--data", str(data), "--batch", "2", "--patch", "8", "--n-val", "1", "--val-every", "2",
+            "--threads", "1", "--calib-batches", "2"]
+    qat.main(["--checkpoint", str(tmp_path / "fp32.pt"), "--out", str(tmp_path / "run"), "--steps", "4",
+              "--distill", "1", *args])
+    ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert ck["act_scales"].numel() == n_act_points(net.config)
+    assert ck["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt")
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "2", "4"]
+    # A second stage continues from the QAT checkpoint, keeps its scales and records both stages.
+    qat.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--out", str(tmp_path / "run2"), "--steps", "2",
+              "--distill", "1", *args])
+    ck2 = torch.load(tmp_path / "run2" / "best.pt", weights_only=False)
+    assert len(ck2["qat_history"]) == 2 and ck2["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt")
