@@ -1,10 +1,12 @@
-"""PSNR cost of the fast path: OpenVINO bf16 vs ONNX Runtime fp32 on Set5 and Set14.
+"""PSNR cost of the fast paths: OpenVINO bf16 and the int8 models vs ONNX Runtime fp32 on Set5 and Set14.
 
     python -m benchmarks.precision_check                       # every bundled model
     python -m benchmarks.precision_check --model runs/x.onnx   # a model file
 
 Same protocol as `litesr-edge eval` (litesr_edge._evaluate: canonical LR files, Y-channel PSNR,
-border = scale), same Upscaler path (uint8 in/out), whole images (tile 0). Writes
+border = scale), same Upscaler path (uint8 in/out), whole images (tile 0). int8 rows run the
+bundled int8 model of the same scale and depth (quantization-aware, models/qat.py) where there is
+one, on OpenVINO and on ONNX Runtime; the delta is against the fp32 model. Writes
 benchmarks/results/precision_check.{json,md}. Issue 7 asks for <= 0.05 dB loss; the check is
 only meaningful on trained weights, so untrained models are marked as such.
 """
@@ -22,12 +24,19 @@ import numpy.typing as npt
 from litesr_edge import Upscaler
 from litesr_edge._engine import read_model_info
 from litesr_edge._evaluate import evaluate, find_dataset
-from litesr_edge._models import list_models
+from litesr_edge._models import find_model, list_models
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets" / "test"
 RESULTS = REPO / "benchmarks" / "results"
-ENGINES = (("onnxruntime", "fp32"), ("openvino", "bf16"))
+ENGINES = (("onnxruntime", "fp32"), ("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "int8"))
+
+
+def _file_for(model: Path, precision: str) -> Path:
+    info = read_model_info(model)
+    if precision != "int8" or info.precision == "int8":
+        return model
+    return find_model(info.scale, info.depth, precision="int8").path
 
 
 def check(model: Path, datasets: list[str], threads: int) -> dict[str, object]:
@@ -35,7 +44,8 @@ def check(model: Path, datasets: list[str], threads: int) -> dict[str, object]:
     scores: dict[str, dict[str, float]] = {}
     for engine, precision in ENGINES:
         try:
-            up = Upscaler(model=model, tile=0, threads=threads, engine=engine, precision=precision)
+            path = _file_for(model, precision)
+            up = Upscaler(model=path, tile=0, threads=threads, engine=engine, precision=precision)
         except Exception as exc:  # noqa: BLE001 - report an unavailable engine and go on
             print(f"{engine} {precision} skipped: {exc}", file=sys.stderr)
             continue

@@ -34,23 +34,27 @@ def _machine(doc: dict[str, Any]) -> str:
             f"load average {m['load_average_1m']} -> {m.get('load_average_1m_after')}{ptext}")
 
 
-def _row(doc: dict[str, Any], engine: str, tile_zero: bool = True) -> dict[str, Any] | None:
+def _row(doc: dict[str, Any], engine: str, precision: str | None = None) -> dict[str, Any] | None:
     for r in doc["rows"]:
-        if r["engine"] == engine and (not tile_zero or r["tile"] in (0, None)) and r["latency"]:
+        if r["engine"] == engine and precision in (None, r["precision"]) and r["tile"] in (0, None) and r["latency"]:
             return dict(r)
     return None
 
 
 def compare_section(doc: dict[str, Any]) -> list[str]:
-    ort, ov, torch = _row(doc, "onnxruntime"), _row(doc, "openvino"), _row(doc, "torch")
+    ort, torch = _row(doc, "onnxruntime", "fp32"), _row(doc, "torch")
+    ov, int8 = _row(doc, "openvino", "bf16"), _row(doc, "openvino", "int8")
     lines = ["### Speed at x4 / depth 19, 320x180 -> 1280x720", "", f"Measured with `{doc.get('command')}` on "
              f"{_machine(doc)}. All rows ran round-robin in one process, so ratios are same-run.", ""]
     if ort and torch:
         lines.append(f"- Default path (ONNX Runtime fp32) vs PyTorch eager fp32 (channels_last, no_grad): "
                      f"**{torch['latency']['median_s'] / ort['latency']['median_s']:.2f}x** "
                      f"({ort['latency']['median_s']:.3f} s vs {torch['latency']['median_s']:.3f} s median).")
+    if ort and int8:
+        lines.append(f"- Fast path (OpenVINO int8, the quantization-aware int8 model) vs default path: "
+                     f"**{int8['speedup_vs_ort_fp32']:.1f}x** ({int8['latency']['median_s']:.3f} s median).")
     if ort and ov:
-        lines.append(f"- Fast path (OpenVINO bf16) vs default path: **{ov['speedup_vs_ort_fp32']:.1f}x** "
+        lines.append(f"- OpenVINO bf16 (same fp32 model) vs default path: **{ov['speedup_vs_ort_fp32']:.1f}x** "
                      f"({ov['latency']['median_s']:.3f} s median).")
     lines += ["", "| row | median (s) | p90 (s) | MP/s out | GMAC/s | % fp32 peak | +RSS (MB) |",
               "|---|---|---|---|---|---|---|"]
@@ -64,16 +68,18 @@ def compare_section(doc: dict[str, Any]) -> list[str]:
 
 def table3_section(doc: dict[str, Any]) -> list[str]:
     lines = ["### Table 3 (1280x720 output)", "", "| scale | depth | Multi-Adds (G) | paper (G) | params | "
-             "ORT fp32 (s) | OpenVINO bf16 (s) | +RSS ORT (MB) |", "|---|---|---|---|---|---|---|---|"]
+             "ORT fp32 (s) | OpenVINO bf16 (s) | OpenVINO int8 (s) | +RSS ORT (MB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     cells: dict[tuple[int, int], dict[str, dict[str, Any]]] = {}
     for r in doc["rows"]:
         if r["kind"] == "litesr":
-            cells.setdefault((r["scale"], r["depth"]), {})[r["engine"]] = r
+            cells.setdefault((r["scale"], r["depth"]), {})[f"{r['engine']} {r['precision']}"] = r
     for (s, d), by in sorted(cells.items()):
-        o, v = by.get("onnxruntime", {}), by.get("openvino", {})
+        o, v, q = (by.get(k, {}) for k in ("onnxruntime fp32", "openvino bf16", "openvino int8"))
         lines.append(f"| x{s} | {d} | {_fmt(o.get('macs_g'), '.2f')} | {_fmt(o.get('paper_macs_g'), '.2f')} | "
                      f"{o.get('params', 0):,} | {_fmt((o.get('latency') or {}).get('median_s'), '.3f')} | "
                      f"{_fmt((v.get('latency') or {}).get('median_s'), '.3f')} | "
+                     f"{_fmt((q.get('latency') or {}).get('median_s'), '.3f')} | "
                      f"{_fmt(o.get('peak_rss_added_mb'), '.0f')} |")
     lines += ["", "Why our Multi-Adds differ from the paper's: see `benchmarks/results/bench_table3.md`."]
     return lines

@@ -6,10 +6,12 @@
 
 Parts:
   table3   depth 13/16/19 x scales 2/3/4 at 1280x720 output: Multi-Adds, params, memory, latency of the
-           default path (ONNX Runtime fp32) and the fast path (OpenVINO bf16). Cells without a bundled
-           model use a synthetic random-weight graph of the same architecture and graph form
-           (benchmarks/synthetic_model.py): timing and Multi-Adds do not depend on the weights.
-  compare  x4 depth 19: default path whole/tiled, OpenVINO bf16, PyTorch eager, bicubic, OpenCV zoo peers.
+           default path (ONNX Runtime fp32), OpenVINO bf16 and, where an int8 model is bundled,
+           OpenVINO int8. Cells without a bundled model use a synthetic random-weight graph of the
+           same architecture and graph form (benchmarks/synthetic_model.py): timing and Multi-Adds
+           do not depend on the weights.
+  compare  x4 depth 19: default path whole/tiled, ONNX Runtime int8, OpenVINO bf16 and int8, PyTorch eager,
+           bicubic, OpenCV zoo peers.
   scaling  x4 depth 19, LR 128^2 .. 2048^2: latency and peak memory, tiled and whole image.
 
 Every file records the machine, the load average before/after and the exact command.
@@ -90,7 +92,7 @@ def table3(runs: int, threads: int, command: str, quick: bool) -> None:
         paths, notes = _models_for_table3(Path(tmp))
         if quick:
             paths = paths[-1:]
-        opts = BenchOptions(models=tuple(paths), runs=runs, threads=threads, compare="openvino")
+        opts = BenchOptions(models=tuple(paths), runs=runs, threads=threads, compare="openvino,int8")
         report, _ = run_bench(opts)
     report = BenchReport(report.machine, report.settings, report.gemm_peak, report.rows,
                          (*report.notes, *notes), report.convention)
@@ -99,7 +101,7 @@ def table3(runs: int, threads: int, command: str, quick: bool) -> None:
 
 
 def compare(runs: int, threads: int, command: str) -> None:
-    opts = BenchOptions(scale="4", depth="19", runs=runs, threads=threads)
+    opts = BenchOptions(scale="4", depth="19", runs=runs, threads=threads, precision="fp32,int8")
     report, _ = run_bench(opts)
     _write(RESULTS / "bench_compare", report, [], command)
     plot_report(report, [], RESULTS / "bench_compare.png")
