@@ -41,7 +41,7 @@ from export.quantize import ACT_LEVELS, WEIGHT_MAX
 
 from .data import PatchSampler, list_images, make_pairs, split
 from .litesrnet import LiteSRConfig, LiteSRNet
-from .train import save, seed_all, validate
+from .train import run_logger, save, seed_all, validate
 
 __all__ = ["QuantLiteSRNet", "act_quant", "calibrate", "n_act_points", "weight_quant", "weight_scales"]
 
@@ -205,6 +205,26 @@ def _teacher(args: argparse.Namespace, source: dict[str, Any], net: LiteSRNet) -
     return teacher.eval().requires_grad_(False)
 
 
+def _loss(model: QuantLiteSRNet, teacher: LiteSRNet, lr: torch.Tensor, hr: torch.Tensor,
+          distill: float, autocast: bool) -> torch.Tensor:
+    """MSE to the HR patch, plus ``distill`` x MSE to the fp32 teacher's output."""
+    with torch.autocast(lr.device.type, dtype=torch.bfloat16, enabled=autocast):
+        sr = model(lr).float()
+        loss = F.mse_loss(sr, hr)
+        if distill > 0:
+            with torch.no_grad():
+                target = teacher(lr).float()
+            loss = loss + distill * F.mse_loss(sr, target)
+    return loss
+
+
+def _optimizer(model: QuantLiteSRNet, lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam([
+        {"params": list(model.net.parameters()), "base": lr},
+        {"params": [model.log_scales], "base": lr * 50},
+    ])
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
@@ -212,16 +232,11 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
+    # bf16 autocast on CPU for speed (AMX); full fp32 on CUDA unless --cuda-bf16, so the
+    # fake quantization sees the same products as the int8 kernels.
+    autocast = device.type == "cpu" or args.cuda_bf16
     seed_all(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    log = (args.out / "train.log").open("a")
-
-    def say(msg: str) -> None:
-        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, flush=True)
-        log.write(line + "\n")
-        log.flush()
-
+    say = run_logger(args.out)
     source = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     net = LiteSRNet(LiteSRConfig(**source["config"]))
     net.load_state_dict(source["model"])
@@ -232,21 +247,18 @@ def main(argv: list[str] | None = None) -> None:
     calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
     teacher = _teacher(args, source, net).to(device)
     scales = source["act_scales"] if "act_scales" in source else calibrate(net.eval(), calib)
-    model = QuantLiteSRNet(net, scales).to(device)
-    model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam([
-        {"params": list(model.net.parameters()), "base": args.lr},
-        {"params": [model.log_scales], "base": args.lr * 50},
-    ])
+    model = QuantLiteSRNet(net, scales).to(device).to(memory_format=torch.channels_last)
+    opt = _optimizer(model, args.lr)
     provenance = {
         "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
         "val_images": [p.name for p in val_paths],
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
-        "loss": "MSE (quantization-aware fine-tuning)",
+        "loss": "MSE" + (f" + {args.distill} * MSE to the fp32 model" if args.distill else "")
+        + " (quantization-aware fine-tuning)",
     }
-    fp32_val = validate(net.to(device), val_pairs, cfg.scale, device)
+    fp32_val = validate(teacher, val_pairs, cfg.scale, device)
     best = validate(model, val_pairs, cfg.scale, device)
-    say(f"{cfg} from {args.checkpoint}: val fp32 {fp32_val:.3f} dB, int8 before QAT {best:.3f} dB")
+    say(f"{cfg} from {args.checkpoint}: val fp32 teacher {fp32_val:.3f} dB, int8 at start {best:.3f} dB")
     csv_file = (args.out / "log.csv").open("w", newline="")
     writer = csv.DictWriter(csv_file, fieldnames=["step", "elapsed_s", "loss", "lr", "val_psnr"])
     writer.writeheader()
@@ -259,15 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         hr = torch.from_numpy(hr_np).to(device).contiguous(memory_format=torch.channels_last)
         for g in opt.param_groups:
             g["lr"] = _cosine(step, args.steps, g["base"])
-        # bf16 autocast on CPU for speed (AMX); full fp32 on CUDA, where the step is cheap
-        # anyway, so the fake quantization sees the same products as the int8 kernels.
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cpu" or args.cuda_bf16):
-            sr = model(lr).float()
-            loss = F.mse_loss(sr, hr)
-            if args.distill > 0:
-                with torch.no_grad():
-                    target = teacher(lr).float()
-                loss = loss + args.distill * F.mse_loss(sr, target)
+        loss = _loss(model, teacher, lr, hr, args.distill, autocast)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 0.5)
@@ -283,8 +287,7 @@ def main(argv: list[str] | None = None) -> None:
             if v > best:
                 best = v
                 save(args.out / "best.pt", _payload(model, source, step, elapsed, best, args, provenance))
-    say(f"finished: best val int8 {best:.3f} dB (fp32 {fp32_val:.3f} dB)")
-
+    say(f"finished: best val int8 {best:.3f} dB (fp32 teacher {fp32_val:.3f} dB)")
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ import os
 import platform
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,20 @@ def warm_start(model: LiteSRNet, path: Path) -> None:
     model.load_state_dict(keep, strict=False)
 
 
+def run_logger(out: Path) -> Callable[[str], None]:
+    """``say(msg)``: print a timestamped line and append it to ``out/train.log``."""
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "train.log").open("a")
+
+    def say(msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        log.write(line + "\n")
+        log.flush()
+
+    return say
+
+
 def save(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
@@ -156,15 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed_all(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    log = (args.out / "train.log").open("a")
-
-    def say(msg: str) -> None:
-        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
-        print(line, flush=True)
-        log.write(line + "\n")
-        log.flush()
-
+    say = run_logger(args.out)
     cfg = LiteSRConfig(scale=args.scale, depth=args.depth, channels=args.channels)
     model = LiteSRNet(cfg).to(device).to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
