@@ -31,7 +31,7 @@ from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, receptive_fi
 from models.qat import QuantLiteSRNet, weight_scales
 
 from .fast_graph import rewrite_for_speed
-from .quantize import quantize_graph
+from .quantize import identity_kernel, quantize_graph
 
 OPSET = 17
 VERIFY_SIZES = ((17, 23), (64, 48), (1, 1))
@@ -69,7 +69,10 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
             "head conv, bicubic skip and output float",
             "qat_from": f"{src.get('checkpoint', 'unknown')} (step {src.get('step', '?')})",
         }
-        return QuantLiteSRNet(model, ck["act_scales"]).eval(), {**_provenance(ck, prov), **qat_extra}
+        residual = bool(ck.get("residual_body", False))
+        if residual:
+            qat_extra["quantization"] += "; recurrent weight stored as W - identity, input added back"
+        return QuantLiteSRNet(model, ck["act_scales"], residual).eval(), {**_provenance(ck, prov), **qat_extra}
     return model.eval(), _provenance(ck, prov)
 
 
@@ -169,9 +172,12 @@ def verify(data: bytes, model: LiteSRNet | QuantLiteSRNet) -> float:
     return worst
 
 
-def torch_weight_scales(net: LiteSRNet) -> list[np.ndarray]:
+def torch_weight_scales(net: LiteSRNet, residual_body: bool) -> list[np.ndarray]:
     """Per-output-channel int8 weight scales of the quantized layers, in graph order (body, stages, tail)."""
-    layers: list[tuple[torch.Tensor, int]] = [(net.body.weight, 0)]
+    body = net.body.weight.detach()
+    if residual_body:
+        body = body - torch.from_numpy(identity_kernel(tuple(body.shape)))
+    layers: list[tuple[torch.Tensor, int]] = [(body, 0)]
     layers += [(m.weight, 1) for m in net.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
     layers.append((net.tail.weight, 0))
     return [weight_scales(w.detach().float(), axis).numpy().astype(np.float32) for w, axis in layers]
@@ -205,7 +211,7 @@ def export(
     check_shared_weight(proto, model.config.depth)
     if isinstance(model, QuantLiteSRNet):
         scales = model.act_scales().detach().numpy().astype(np.float32)
-        proto = quantize_graph(proto, scales, torch_weight_scales(net))
+        proto = quantize_graph(proto, scales, torch_weight_scales(net, model.residual_body), model.residual_body)
         onnx.checker.check_model(proto, full_check=True)
     graph = ("subpixel+fold" if fold else "subpixel") if subpixel else "plain"
     info = stamp(proto, net, {"graph": graph, **extra})

@@ -12,6 +12,8 @@ the exported int8 model uses, so the weights learn to live with it:
   relative) and initialised from a calibration percentile;
 * weights are int8, symmetric, one scale per output channel = max|w| / 127, recomputed
   from the current weights on every step (so the exporter recomputes the same scales);
+  the recurrent weight is quantized as W - identity, its input added back
+  (``export/quantize.py`` says why; ``--plain-body`` quantizes W itself);
 * the head conv (3 -> 64, 0.3% of the Multi-Adds) reads the image in float, and the
   bicubic skip and final Add stay float: quantizing them would re-quantize the image.
 
@@ -37,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from export.quantize import ACT_LEVELS, WEIGHT_MAX
+from export.quantize import ACT_LEVELS, WEIGHT_MAX, identity_kernel
 
 from .data import PatchSampler, list_images, make_pairs, split
 from .litesrnet import LiteSRConfig, LiteSRNet
@@ -80,21 +82,30 @@ def weight_quant(w: torch.Tensor, axis: int) -> torch.Tensor:
 class QuantLiteSRNet(nn.Module):
     """A LiteSRNet run as the int8 model runs: quantized conv inputs and weights, float head and skip."""
 
-    def __init__(self, net: LiteSRNet, act_scales: torch.Tensor) -> None:
+    def __init__(self, net: LiteSRNet, act_scales: torch.Tensor, residual_body: bool = True) -> None:
         super().__init__()
         if act_scales.numel() != n_act_points(net.config):
             raise ValueError(f"need {n_act_points(net.config)} activation scales, got {act_scales.numel()}")
         self.net = net
         self.config = net.config
+        self.residual_body = residual_body
         self.log_scales = nn.Parameter(act_scales.detach().float().log())
 
     def act_scales(self) -> torch.Tensor:
         return self.log_scales.exp()
 
+    def body_weight(self) -> torch.Tensor:
+        """The recurrent weight as the int8 model holds it: int8 W, or identity + int8 (W - identity)."""
+        w = self.net.body.weight
+        if not self.residual_body:
+            return weight_quant(w, 0)
+        eye = torch.from_numpy(identity_kernel(tuple(w.shape))).to(w)
+        return eye + weight_quant(w - eye, 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, s = self.net, self.act_scales()
         feat = F.relu(n.head(x))
-        w_body = weight_quant(n.body.weight, 0)
+        w_body = self.body_weight()
         for i in range(n.config.depth):
             feat = F.relu(F.conv2d(act_quant(feat, s[i]), w_body, n.body.bias, padding=1))
         k = n.config.depth
@@ -155,6 +166,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="weight of an extra MSE to the fp32 model's output (distillation)")
     ap.add_argument("--cuda-bf16", action="store_true",
                     help="bf16 autocast on CUDA too (4x faster steps there; default is fp32 on CUDA)")
+    ap.add_argument("--plain-body", action="store_true",
+                    help="quantize the recurrent weight W itself, not W - identity (worse: see the module doc)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     return ap.parse_args(argv)
@@ -170,6 +183,7 @@ def _payload(model: QuantLiteSRNet, source: dict[str, Any], step: int, elapsed: 
         "config": model.config.to_dict(),
         "model": {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()},
         "act_scales": model.act_scales().detach().cpu().clone(),
+        "residual_body": model.residual_body,
         "step": step,
         "elapsed_s": elapsed,
         "best_val_psnr": best,
@@ -247,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
     calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
     teacher = _teacher(args, source, net).to(device)
     scales = source["act_scales"] if "act_scales" in source else calibrate(net.eval(), calib)
-    model = QuantLiteSRNet(net, scales).to(device).to(memory_format=torch.channels_last)
+    residual = bool(source.get("residual_body", False)) if "act_scales" in source else not args.plain_body
+    model = QuantLiteSRNet(net, scales, residual).to(device).to(memory_format=torch.channels_last)
     opt = _optimizer(model, args.lr)
     provenance = {
         "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",

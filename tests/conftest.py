@@ -117,7 +117,8 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
     unless ``folder`` is given (then the model is written there). ``int8`` (implies
     ``fast``) quantizes the graph as the exporter does for a QAT checkpoint
     (``export.quantize``), with post-training scales: every activation 4/255, weights
-    max|w|/127 per channel.
+    max|w|/127 per channel; ``residual`` stores the recurrent weight as W - identity and
+    adds the input back (the form of the shipped x4 int8 model).
     """
     root = tmp_path_factory.mktemp("tiny_models")
     cache: dict[tuple[object, ...], Path] = {}
@@ -133,10 +134,12 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
         name: str | None = None,
         fast: bool = False,
         int8: bool = False,
+        residual: bool = False,
     ) -> Path:
         if int8:
             metadata = {**(metadata or {}), "precision": "int8"}
-        key = (scale, depth, channels, seed, receptive_field, tuple(sorted((metadata or {}).items())), fast or int8)
+        key = (scale, depth, channels, seed, receptive_field, tuple(sorted((metadata or {}).items())), fast or int8,
+               residual)
         if folder is None and key in cache:
             return cache[key]
         filename = name or f"tiny_{len(cache)}_x{scale}_d{depth}.onnx"
@@ -149,7 +152,8 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
             from export.quantize import graph_weight_scales, quantize_graph
 
             points = depth + len(_decoder_plan(scale, channels, channels)) + 1
-            proto = quantize_graph(proto, np.full(points, 4 / 255, np.float32), graph_weight_scales(proto))
+            proto = quantize_graph(proto, np.full(points, 4 / 255, np.float32),
+                                   graph_weight_scales(proto, residual), residual)
         path.write_bytes(proto.SerializeToString())
         if folder is None:
             cache[key] = path

@@ -25,7 +25,8 @@ _register()
 
 @pytest.fixture(scope="module")
 def int8_models(tiny_model_factory) -> dict[int, Path]:  # type: ignore[no-untyped-def]
-    return {s: tiny_model_factory(scale=s, int8=True) for s in (2, 3, 4)}
+    # Both int8 forms: x2 quantizes the recurrent weight itself, x3/x4 store W - identity.
+    return {s: tiny_model_factory(scale=s, int8=True, residual=s > 2) for s in (2, 3, 4)}
 
 
 def _rgb8(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -40,6 +41,7 @@ def test_int8_file_says_so_and_stores_int8_weights(int8_models: dict[int, Path],
     assert 3 in kinds and 6 in kinds  # int8 weights, int32 biases
     ops = [n.op_type for n in graph.nodes]
     assert ops.count("QuantizeLinear") == 2 + 2 + 1  # body inputs, decoder stages, tail (depth 2, x4)
+    assert ops.count("Add") == 2 + 1  # the input added back after each recurrent step, the skip
 
 
 def test_onnxruntime_runs_int8_close_to_the_float_graph(int8_models: dict[int, Path], tiny_model_factory) -> None:  # type: ignore[no-untyped-def]

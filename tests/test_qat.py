@@ -15,6 +15,7 @@ import onnxruntime as ort  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from export import onnx_export  # noqa: E402
+from export.quantize import identity_kernel  # noqa: E402
 from litesr_edge._engine import read_model_info  # noqa: E402
 from models.litesrnet import LiteSRConfig, LiteSRNet  # noqa: E402
 from models.qat import QuantLiteSRNet, act_quant, calibrate, n_act_points, weight_quant  # noqa: E402
@@ -32,10 +33,10 @@ def _tiny(scale: int, depth: int = 3, channels: int = 8, seed: int = 0) -> LiteS
     return net.eval()
 
 
-def _quantized(scale: int) -> QuantLiteSRNet:
+def _quantized(scale: int, residual: bool = True) -> QuantLiteSRNet:
     net = _tiny(scale)
     batches = [torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(i)) for i in range(3)]
-    return QuantLiteSRNet(net, calibrate(net, batches)).eval()
+    return QuantLiteSRNet(net, calibrate(net, batches), residual).eval()
 
 
 def test_weight_quant_is_a_per_channel_int8_grid() -> None:
@@ -78,15 +79,34 @@ def test_int8_export_matches_the_fake_quantized_model(tmp_path: Path, scale: int
     assert np.abs(got - ref).mean() < 1e-3
 
 
-def test_stored_int8_weights_are_the_qat_weights(tmp_path: Path) -> None:
-    # The body conv: dequantized file weights == the fake-quantized torch weights.
-    q = _quantized(4)
+@pytest.mark.parametrize("residual", [True, False])
+def test_stored_int8_weights_are_the_qat_weights(tmp_path: Path, residual: bool) -> None:
+    # The body conv: dequantized file weights (+ the identity the graph adds back) == the
+    # fake-quantized torch weights.
+    q = _quantized(4, residual)
     path = tmp_path / "q.onnx"
     onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, path)
-    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    proto = onnx.load(str(path))
+    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
     stored = inits["body.weight_int8"].astype(np.float32) * inits["body.weight_scale"].reshape(-1, 1, 1, 1)
-    np.testing.assert_allclose(stored, weight_quant(q.net.body.weight.detach(), 0).numpy(), rtol=1e-6, atol=1e-9)
+    if residual:
+        stored = stored + identity_kernel(stored.shape)
+    np.testing.assert_allclose(stored, q.body_weight().detach().numpy(), rtol=1e-6, atol=1e-7)
     assert inits["body.weight_int8"].dtype == np.int8
+    adds = [n for n in proto.graph.node if n.name.endswith("_AddInput")]
+    assert len(adds) == (q.config.depth if residual else 0)
+
+
+def test_residual_body_quantizes_the_recurrent_weight_finely() -> None:
+    # A trained recurrent weight is ~identity + small terms: max|W| per channel is the ~1 centre
+    # tap, so quantizing W leaves the rest ~1 step; W - identity gets ~10x finer steps.
+    net = _tiny(4, channels=16)
+    with torch.no_grad():
+        net.body.weight.normal_(0, 0.03).add_(torch.from_numpy(identity_kernel(tuple(net.body.weight.shape))))
+    w = net.body.weight.detach()
+    scales = [QuantLiteSRNet(net, torch.ones(n_act_points(net.config)), r).body_weight() for r in (False, True)]
+    plain, residual = ((s - w).abs().mean().item() for s in scales)
+    assert residual < plain / 5
 
 
 def test_qat_checkpoint_exports_as_int8_with_provenance(tmp_path: Path) -> None:
@@ -124,7 +144,7 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
               "--distill", "1", *args])
     ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert ck["act_scales"].numel() == n_act_points(net.config)
-    assert ck["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt")
+    assert ck["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt") and ck["residual_body"] is True
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "2", "4"]
     # A second stage continues from the QAT checkpoint, keeps its scales and records both stages.
@@ -132,3 +152,7 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
               "--distill", "1", *args])
     ck2 = torch.load(tmp_path / "run2" / "best.pt", weights_only=False)
     assert len(ck2["qat_history"]) == 2 and ck2["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt")
+    assert ck2["residual_body"] is True
+    assert onnx_export.main(["--checkpoint", str(tmp_path / "run2" / "best.pt"), "--output",
+                             str(tmp_path / "m.onnx")]) == 0
+    assert "W - identity" in read_model_info(tmp_path / "m.onnx").extra["quantization"]
