@@ -51,7 +51,7 @@ def compare_section(doc: dict[str, Any]) -> list[str]:
                      f"**{torch['latency']['median_s'] / ort['latency']['median_s']:.2f}x** "
                      f"({ort['latency']['median_s']:.3f} s vs {torch['latency']['median_s']:.3f} s median).")
     if ort and int8:
-        lines.append(f"- Fast path (OpenVINO int8, the quantization-aware int8 model) vs default path: "
+        lines.append(f"- Fast path (OpenVINO int8, the bundled int8 model) vs default path: "
                      f"**{int8['speedup_vs_ort_fp32']:.1f}x** ({int8['latency']['median_s']:.3f} s median).")
     if ort and ov:
         lines.append(f"- OpenVINO bf16 (same fp32 model) vs default path: **{ov['speedup_vs_ort_fp32']:.1f}x** "

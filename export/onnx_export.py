@@ -63,9 +63,13 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
     prov = ck.get("provenance", {})
     if "act_scales" in ck:
         src = ck.get("qat_from", {})
+        cal = prov.get("calibration", {})
+        how = ("learned by quantization-aware fine-tuning" if ck.get("step", 0)
+               else f"calibrated at the {cal.get('percentile', '?')}th percentile of {cal.get('patches', '?')} "
+               "training patches (chosen on validation), no fine-tuning")
         qat_extra = {
             "precision": "int8",
-            "quantization": "QDQ int8: per-channel int8 weights, per-tensor uint8 activations (learned, QAT); "
+            "quantization": f"QDQ int8: per-channel int8 weights, per-tensor uint8 activations ({how}); "
             "head conv, bicubic skip and output float",
             "qat_from": f"{src.get('checkpoint', 'unknown')} (step {src.get('step', '?')})",
         }

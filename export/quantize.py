@@ -49,7 +49,7 @@ def _network_convs(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
     for node in graph.node:
         if node is not head and any(i in reach for i in node.input):
             reach.update(node.output)
-            if node.op_type == "Conv":
+            if node.op_type in ("Conv", "ConvTranspose"):
                 convs.append(node)
     return convs
 
@@ -103,15 +103,20 @@ class _Edit:
         self.nodes[tensor] = [q, dq]
         return f"{tensor}_dq"
 
-    def quantize_weight(self, name: str, scales: np.ndarray, residual: bool = False) -> tuple[str, np.ndarray]:
+    def quantize_weight(
+        self, name: str, scales: np.ndarray, residual: bool = False, axis: int = 0
+    ) -> tuple[str, np.ndarray]:
+        """int8 weight + DequantizeLinear; ``axis``: output channels (0 for Conv, 1 for ConvTranspose)."""
         w = numpy_helper.to_array(self.inits[name]).astype(np.float32)
         if residual:
             w = w - identity_kernel(w.shape)
-        reps, rem = divmod(w.shape[0], scales.size)
+        reps, rem = divmod(w.shape[axis], scales.size)
         if rem:
-            raise ValueError(f"{name}: {w.shape[0]} output channels is not a multiple of {scales.size} scales")
+            raise ValueError(f"{name}: {w.shape[axis]} output channels is not a multiple of {scales.size} scales")
         s = np.repeat(scales, reps).astype(np.float32)
-        q = _round_even(w / s.reshape(-1, 1, 1, 1))
+        shape = [1] * w.ndim
+        shape[axis] = -1
+        q = _round_even(w / s.reshape(shape))
         if np.abs(q).max() > WEIGHT_MAX:
             raise ValueError(f"{name}: weights exceed their QAT range; was the graph built from these weights?")
         out = f"{name}_dq"
@@ -120,7 +125,7 @@ class _Edit:
         self.const(f"{name}_zero", np.zeros(s.size, np.int8))
         self.nodes.setdefault(name, []).append(helper.make_node(
             "DequantizeLinear", [f"{name}_int8", f"{name}_scale", f"{name}_zero"], [out], name=f"{name}_Dequantize",
-            axis=0,
+            axis=axis,
         ))
         return out, s
 
@@ -178,7 +183,8 @@ def quantize_graph(
             rewired[relu] = edit.quantize_activation(relu, float(act_scales[i]))
         residual = residual_body and layer[i] == 0
         if conv.input[1] not in weights:
-            weights[conv.input[1]] = edit.quantize_weight(conv.input[1], weight_scales_[layer[i]], residual)
+            axis = 1 if conv.op_type == "ConvTranspose" else 0
+            weights[conv.input[1]] = edit.quantize_weight(conv.input[1], weight_scales_[layer[i]], residual, axis)
         w_dq, w_scale = weights[conv.input[1]]
         conv.input[1] = w_dq
         if len(conv.input) > 2:

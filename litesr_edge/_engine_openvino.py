@@ -4,9 +4,10 @@ The fast CPU paths (timings: benchmarks/results/bench_compare.md).
 
 * ``precision="bf16"`` runs an fp32 model's convolutions on bf16 tiles with fp32
   accumulation on CPUs with AVX512_BF16/AMX.
-* ``precision="int8"`` runs an int8 model file (QDQ, from quantization-aware training:
-  ``models/qat.py``, ``export/quantize.py``) on OpenVINO's int8 kernels (AMX-INT8 / VNNI);
-  everything the file keeps in float (head conv, bicubic skip, output) runs in fp32.
+* ``precision="int8"`` runs an int8 model file (QDQ, made from the fp32 weights by
+  ``models/qat.py`` and ``export/quantize.py``) on OpenVINO's int8 kernels (AMX-INT8 / VNNI);
+  what the file keeps in float runs in bf16 where the CPU has it (fp32 otherwise), except the
+  bicubic skip, which runs in fp32 as on the bf16 path.
 * ``precision="fp32"`` keeps full precision.
 
 In bf16 the global bicubic skip runs in a separate fp32 model and is added in fp32:

@@ -29,7 +29,7 @@ REQUIRED_KEYS = (
     "trained",
 )
 # What a model file's weights are stored as: "fp32" (the default; any engine precision
-# but int8 runs it) or "int8" (a QDQ model from quantization-aware training; it runs
+# but int8 runs it) or "int8" (a QDQ model made by models/qat.py and the exporter; it runs
 # only as precision "int8"). Files from before the key existed are fp32.
 MODEL_PRECISIONS = ("fp32", "int8")
 

@@ -60,7 +60,7 @@ def find_model(scale: int, depth: int, folder: Path | None = None, precision: st
         have = ", ".join(f"x{m.info.scale} d{m.info.depth}" for m in models if m.info.precision == precision)
         raise EngineUnavailableError(
             f"no {precision} model is bundled for x{scale} depth {depth} ({precision} models: {have or 'none'}); "
-            "use another precision, or pass a model file exported from a quantization-aware checkpoint"
+            "use another precision, or pass an int8 model file (python -m models.qat, then python -m export)"
         )
     depths = sorted({m.info.depth for m in same_scale})
     raise InvalidInputError(

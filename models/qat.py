@@ -31,6 +31,7 @@ import csv
 import math
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,9 @@ class QuantLiteSRNet(nn.Module):
 def calibrate(net: LiteSRNet, batches: list[torch.Tensor], percentile: float = 99.99) -> torch.Tensor:
     """Initial activation scales: the ``percentile`` of each quantized tensor over ``batches``, / 255."""
     seen: list[list[torch.Tensor]] = [[] for _ in range(n_act_points(net.config))]
+    device = next(net.parameters()).device
     for x in batches:
-        feat = F.relu(net.head(x))
+        feat = F.relu(net.head(x.to(device)))
         k = 0
         for _ in range(net.config.depth):
             seen[k].append(feat.flatten())
@@ -141,7 +143,7 @@ def calibrate(net: LiteSRNet, batches: list[torch.Tensor], percentile: float = 9
                 k += 1
             feat = m(feat)
         seen[k].append(feat.flatten())
-    q = [float(np.percentile(torch.cat(v).numpy(), percentile)) for v in seen]
+    q = [float(np.percentile(torch.cat(v).cpu().numpy(), percentile)) for v in seen]
     return torch.tensor(q).clamp_min(1e-6) / ACT_LEVELS
 
 
@@ -162,6 +164,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--n-val", type=int, default=10)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--calib-batches", type=int, default=8)
+    ap.add_argument("--percentiles", default="99.99",
+                    help="calibration percentiles to try (comma-separated); the best by validation PSNR starts "
+                    "the fine-tuning (--steps 0: post-training quantization only)")
     ap.add_argument("--distill", type=float, default=0.0,
                     help="weight of an extra MSE to the fp32 model's output (distillation)")
     ap.add_argument("--cuda-bf16", action="store_true",
@@ -232,6 +237,24 @@ def _loss(model: QuantLiteSRNet, teacher: LiteSRNet, lr: torch.Tensor, hr: torch
     return loss
 
 
+def _calibrated(net: LiteSRNet, calib: list[torch.Tensor], percentiles: list[float], residual: bool,
+                score: Callable[[QuantLiteSRNet], float], say: Callable[[str], None]
+                ) -> tuple[QuantLiteSRNet, dict[str, Any]]:
+    """The QuantLiteSRNet whose calibration percentile scores best (validation PSNR), and a record."""
+    best: tuple[float, float, QuantLiteSRNet] | None = None
+    tried: dict[str, float] = {}
+    for pct in percentiles:
+        model = QuantLiteSRNet(net, calibrate(net.eval(), calib, pct), residual)
+        tried[str(pct)] = value = score(model)
+        say(f"calibration at percentile {pct}: val int8 {value:.4f} dB")
+        if best is None or value > best[0]:
+            best = (value, pct, model)
+    if best is None:
+        raise ValueError("--percentiles lists no value")
+    patches = sum(int(b.shape[0]) for b in calib)
+    return best[2], {"percentile": best[1], "patches": patches, "val_psnr_by_percentile": tried}
+
+
 def _optimizer(model: QuantLiteSRNet, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam([
         {"params": list(model.net.parameters()), "base": lr},
@@ -260,16 +283,22 @@ def main(argv: list[str] | None = None) -> None:
     val_pairs = make_pairs(val_paths, cfg.scale)
     calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
     teacher = _teacher(args, source, net).to(device)
-    scales = source["act_scales"] if "act_scales" in source else calibrate(net.eval(), calib)
     residual = bool(source.get("residual_body", False)) if "act_scales" in source else not args.plain_body
-    model = QuantLiteSRNet(net, scales, residual).to(device).to(memory_format=torch.channels_last)
+    if "act_scales" in source:
+        model = QuantLiteSRNet(net, source["act_scales"], residual).to(device)
+        calibration = source.get("calibration", {})
+    else:
+        model, calibration = _calibrated(net, calib, [float(p) for p in args.percentiles.split(",")], residual,
+                                         lambda m: validate(m.to(device), val_pairs, cfg.scale, device), say)
+    model = model.to(device).to(memory_format=torch.channels_last)
     opt = _optimizer(model, args.lr)
     provenance = {
         "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
         "val_images": [p.name for p in val_paths],
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
         "loss": "MSE" + (f" + {args.distill} * MSE to the fp32 model" if args.distill else "")
-        + " (quantization-aware fine-tuning)",
+        + " (quantization-aware fine-tuning)" if args.steps else "none (post-training calibration only)",
+        "calibration": calibration,
     }
     fp32_val = validate(teacher, val_pairs, cfg.scale, device)
     best = validate(model, val_pairs, cfg.scale, device)

@@ -79,6 +79,16 @@ def test_int8_export_matches_the_fake_quantized_model(tmp_path: Path, scale: int
     assert np.abs(got - ref).mean() < 1e-3
 
 
+def test_int8_export_of_the_plain_graph(tmp_path: Path) -> None:
+    # --plain keeps the ConvTranspose decoder: its weights are quantized per output channel on axis 1.
+    q = _quantized(4)
+    summary = onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, tmp_path / "p.onnx",
+                                 subpixel=False)
+    assert summary["max_abs_diff"] <= onnx_export.INT8_TOLERANCE
+    dq = [n for n in onnx.load(str(tmp_path / "p.onnx")).graph.node if n.op_type == "DequantizeLinear"]
+    assert any(a.name == "axis" and a.i == 1 for n in dq for a in n.attribute)
+
+
 @pytest.mark.parametrize("residual", [True, False])
 def test_stored_int8_weights_are_the_qat_weights(tmp_path: Path, residual: bool) -> None:
     # The body conv: dequantized file weights (+ the identity the graph adds back) == the
@@ -141,7 +151,9 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
     args = ["--data", str(data), "--batch", "2", "--patch", "8", "--n-val", "1", "--val-every", "2",
             "--threads", "1", "--calib-batches", "2"]
     qat.main(["--checkpoint", str(tmp_path / "fp32.pt"), "--out", str(tmp_path / "run"), "--steps", "4",
-              "--distill", "1", *args])
+              "--distill", "1", "--percentiles", "99,100", *args])
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "calibration at percentile 99.0" in log and "calibration at percentile 100.0" in log
     ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert ck["act_scales"].numel() == n_act_points(net.config)
     assert ck["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt") and ck["residual_body"] is True
