@@ -105,7 +105,10 @@ def _model_for(path: Path, precision: str) -> tuple[Path, Path | None]:
     info = read_model_info(path)
     if precision != "int8" or info.precision == "int8":
         return path, None
-    return find_model(info.scale, info.depth, precision="int8").path, path
+    try:
+        return find_model(info.scale, info.depth, precision="int8").path, path
+    except InvalidInputError as exc:  # not even an fp32 model of that (scale, depth) is bundled
+        raise EngineUnavailableError(f"no int8 model for x{info.scale} depth {info.depth}: {exc}") from exc
 
 
 def _litesr(path: Path, image: Image, engine: str, precision: str, providers: list[str] | None,

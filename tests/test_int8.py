@@ -185,6 +185,15 @@ def test_bench_int8_rows(bundled_int8: Path) -> None:
     assert any("onnxruntime int8 skipped" in n and "x2 depth 2" in n for n in data["notes"])
 
 
+def test_bench_int8_row_for_an_unbundled_model_is_a_note(bundled_int8: Path, tiny_models: dict[int, Path]) -> None:
+    quick = ["--size", "24x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1", "--json"]
+    result = CliRunner().invoke(app, ["bench", "--model", str(tiny_models[3]), "--precision", "fp32,int8",
+                                      "--compare", "none", *quick])
+    data = json.loads(result.stdout)
+    assert [(r["engine"], r["precision"]) for r in data["rows"]] == [("onnxruntime", "fp32")]
+    assert any("no int8 model for x3 depth 2" in n for n in data["notes"])
+
+
 def test_bench_int8_comparison_row(bundled_int8: Path) -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
     quick = ["--size", "32x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1", "--json"]
