@@ -29,6 +29,14 @@ def int8_models(tiny_model_factory) -> dict[int, Path]:  # type: ignore[no-untyp
     return {s: tiny_model_factory(scale=s, int8=True, residual=s > 2) for s in (2, 3, 4)}
 
 
+def _needs_openvino_int8() -> None:
+    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    from litesr_edge._engine_openvino import int8_supported
+
+    if not int8_supported():
+        pytest.skip("OpenVINO reports no int8 kernels on this CPU")
+
+
 def _rgb8(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
 
@@ -63,7 +71,7 @@ def test_precision_must_match_the_file(int8_models: dict[int, Path], tiny_models
 
 
 def test_openvino_int8_agrees_with_onnxruntime_int8(int8_models: dict[int, Path]) -> None:
-    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    _needs_openvino_int8()
     x = np.random.default_rng(1).random((1, 3, 13, 10), dtype=np.float32)
     for scale, path in int8_models.items():
         ov = create_engine("openvino", path, None, 1)
@@ -99,7 +107,7 @@ def test_int8_tiled_equals_whole_image(
     # The quantization scales are fixed in the file (static), so every value is computed
     # the same way wherever its tile lies: tiling stays exact in int8 too.
     if engine == "openvino":
-        pytest.importorskip("openvino", reason="the openvino extra is not installed")
+        _needs_openvino_int8()
     image = _rgb8(*shape, seed=seed)
     whole = _upscaler(int8_models[scale], engine, 0).upscale(image)
     tiled = _upscaler(int8_models[scale], engine, tile).upscale(image)
@@ -149,7 +157,7 @@ def test_upscaler_int8_picks_the_int8_file_and_falls_back(bundled_int8: Path) ->
 
 
 def test_upscaler_openvino_int8(bundled_int8: Path) -> None:
-    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    _needs_openvino_int8()
     with warnings.catch_warnings():
         warnings.simplefilter("error", EngineFallbackWarning)
         up = Upscaler(scale=4, depth=2, engine="openvino", precision="int8", threads=1)
@@ -195,7 +203,7 @@ def test_bench_int8_row_for_an_unbundled_model_is_a_note(bundled_int8: Path, tin
 
 
 def test_bench_int8_comparison_row(bundled_int8: Path) -> None:
-    pytest.importorskip("openvino", reason="the openvino extra is not installed")
+    _needs_openvino_int8()
     quick = ["--size", "32x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1", "--json"]
     result = CliRunner().invoke(app, ["bench", "-s", "4", "--depth", "2", "--compare", "int8", *quick])
     data = json.loads(result.stdout)
