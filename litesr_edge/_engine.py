@@ -187,7 +187,7 @@ def model_precision(requested: str | None, info: ModelInfo, default: str, path: 
         return "int8"
     if requested == "int8":
         raise EngineUnavailableError(
-            f"{path} is an fp32 model; precision='int8' needs an int8 model (the bundled x4 depth 19, "
+            f"{path} is an fp32 model; precision='int8' needs an int8 model (the bundled depth-19 ones, "
             "or one made with python -m models.qat, then python -m export)"
         )
     return default if requested is None else requested

@@ -71,13 +71,14 @@ class Upscaler:
         precision: "fp32", "bf16" or "int8"; None is the engine's default ("fp32"
             for onnxruntime, "bf16" for openvino; "int8" for an int8 model file).
             bf16 needs openvino and a CPU with AVX512_BF16 or AMX. int8 runs the
-            bundled int8 model of (scale, depth) (x4 depth 19; others raise
-            EngineUnavailableError) or an int8 ``model`` file, fastest with
-            openvino on AMX/VNNI CPUs. See :attr:`precision`.
+            bundled int8 model of (scale, depth) (depth 19 at x2, x3 and x4;
+            other depths raise EngineUnavailableError) or an int8 ``model``
+            file, fastest with openvino on AMX/VNNI CPUs. See :attr:`precision`.
         fallback: when the requested engine/precision cannot run here (package
             missing, CPU without bf16, no int8 model: EngineUnavailableError), run
             ONNX Runtime on the fp32 model instead, issue an
-            :class:`EngineFallbackWarning` and record why in :attr:`fallback_reason`. False (default) raises the error.
+            :class:`EngineFallbackWarning` and record why in
+            :attr:`fallback_reason`. False (default) raises the error.
 
     Images are numpy arrays, HxW (grey), HxWx1, HxWx3 (RGB order, not OpenCV's
     BGR) or HxWx4 (RGBA), of dtype uint8, uint16 or float32 in [0, 1]; the

@@ -17,7 +17,7 @@ ENGINE_HELP = (
 )
 PRECISION_HELP = (
     "fp32, bf16 or int8. Default: the engine's own (onnxruntime fp32, openvino bf16; int8 for an int8 --model). "
-    "int8 runs the bundled int8 model (x4 depth 19): fastest with --engine openvino. "
+    "int8 runs the bundled int8 model (depth 19): fastest with --engine openvino. "
     "If the engine/precision cannot run here, onnxruntime fp32 runs instead and a note says why."
 )
 OPENVINO_INSTALL = "pip install 'litesr-edge[openvino]'"
