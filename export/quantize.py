@@ -1,18 +1,18 @@
-"""Turn an exported fp32 LiteSRNet graph into the int8 QDQ model of a QAT checkpoint.
+"""Turn an exported fp32 LiteSRNet graph into the int8 QDQ model of a ``models/qat.py`` checkpoint.
 
-``models/qat.py`` fine-tunes the weights through fake quantization; this module writes
-the same quantization into the ONNX graph as QuantizeLinear/DequantizeLinear (QDQ)
-pairs, which ONNX Runtime and OpenVINO both run as int8 convolutions:
+``models/qat.py`` calibrates the activation scales (and, with ``--steps``, fine-tunes the
+weights through fake quantization); this module writes the same quantization into the ONNX
+graph as QuantizeLinear/DequantizeLinear (QDQ) pairs, which ONNX Runtime and OpenVINO both run as int8 convolutions:
 
 * the input of every network Conv but the head is quantized to uint8 (zero point 0,
-  the QAT-learned per-tensor scale) where it is produced, at the ReLU output, so the
+  the checkpoint's per-tensor scale) where it is produced, at the ReLU output, so the
   Pad / DepthToSpace between a ReLU and its Conv run on int8 data;
 * every such Conv's weight is stored as int8 (per output channel, max|w| / 127, exactly
   as in QAT) with a DequantizeLinear; the bias as int32 with scale x_scale * w_scale
   (the usual QDQ form, one bias copy per Conv since the 19 body Convs read different
   inputs);
 * the head Conv, the bicubic skip and the final Add stay float;
-* ``residual_body`` (what models/qat.py trains by default): the recurrent weight is stored
+* ``residual_body`` (models/qat.py's default, and the bundled int8 models' form): the recurrent weight is stored
   as W - identity and each step adds its (dequantized) input back, Conv(x, W) = Conv(x,
   W - I) + x. A trained LiteSRNet's recurrent conv is close to the identity (centre taps
   ~1.0, the rest ~0.01-0.1), so max|W| per channel is set by the ~1 centre tap and the
@@ -23,7 +23,7 @@ pairs, which ONNX Runtime and OpenVINO both run as int8 convolutions:
 The sub-pixel rewrite of the decoder (``fast_graph``) turns output channel ``c`` of a
 ConvTranspose / tail Conv into channels ``c * b*b + phase`` of a Conv whose weights are
 copies of the original taps (plus structural zeros), so the per-channel scales are the
-original ones repeated ``b*b`` times: the int8 weights are the QAT weights, exactly.
+original ones repeated ``b*b`` times: the int8 weights are the checkpoint's, exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-__all__ = ["ACT_LEVELS", "WEIGHT_MAX", "graph_weight_scales", "quantize_graph"]
+__all__ = ["ACT_LEVELS", "WEIGHT_MAX", "graph_weight_scales", "identity_kernel", "quantize_graph"]
 
 # The int8 format (models/qat.py trains through exactly this): activations uint8 in
 # [0, ACT_LEVELS] with zero point 0, weights int8 in [-WEIGHT_MAX, WEIGHT_MAX], zero point 0.
