@@ -1,15 +1,17 @@
-"""Quantization-aware fine-tuning of a trained LiteSRNet for the int8 fast path.
+"""int8 quantization of a trained LiteSRNet: calibration, and optional quantization-aware fine-tuning.
 
-    python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/qat_x4_d19 --steps 2000
+    # what made the bundled int8 models: calibrate only, best percentile by validation PSNR
+    python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/ptq_x4 --steps 0 \
+        --calib-batches 16 --percentiles 99.9,99.99,99.999,100
+    # fine-tune through the quantizer (LSQ scales, optional distillation from the fp32 model)
+    python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/qat_x4 --steps 2000 --distill 1
 
-Post-training int8 (benchmarks/int8_check.md) loses 0.16-0.26 dB on Set5/Set14; issue 7
-allows 0.05. This script fine-tunes the trained fp32 weights *through* the quantizer that
-the exported int8 model uses, so the weights learn to live with it:
+The quantizer is the one the exported int8 model uses (``export/quantize.py``):
 
 * every Conv/ConvTranspose except the head reads an int8-quantized input: uint8, zero
-  point 0 (its input is a ReLU output), one scale per tensor, learned (LSQ: straight-
-  through rounding, gradient to the scale; parametrised by its log so Adam's steps are
-  relative) and initialised from a calibration percentile;
+  point 0 (its input is a ReLU output), one scale per tensor, from a calibration
+  percentile; fine-tuning learns it further (LSQ: straight-through rounding, gradient to
+  the scale; parametrised by its log so Adam's steps are relative);
 * weights are int8, symmetric, one scale per output channel = max|w| / 127, recomputed
   from the current weights on every step (so the exporter recomputes the same scales);
   the recurrent weight is quantized as W - identity, its input added back
@@ -17,10 +19,14 @@ the exported int8 model uses, so the weights learn to live with it:
 * the head conv (3 -> 64, 0.3% of the Multi-Adds) reads the image in float, and the
   bicubic skip and final Add stay float: quantizing them would re-quantize the image.
 
+Fine-tuning the plain form (``--plain-body``) recovered most but not all of its loss (x4:
+-0.06 dB on Set5); on the W - identity form, calibration alone is within 0.02 dB and
+fine-tuning did not improve validation (benchmarks/results/qat/README.md).
+
 Rounding is half to even, as ONNX QuantizeLinear. The checkpoint (``best.pt``) holds the
-fine-tuned weights in ``model`` (a plain LiteSRNet state dict) and the activation scales in
-``act_scales``; ``python -m export --checkpoint runs/qat_x4_d19/best.pt`` then writes the
-QDQ int8 model (``export/quantize.py``).
+weights in ``model`` (a plain LiteSRNet state dict), the activation scales in
+``act_scales`` and the form in ``residual_body``; ``python -m export --checkpoint
+runs/ptq_x4/best.pt`` then writes the QDQ int8 model (``export/quantize.py``).
 """
 
 from __future__ import annotations
