@@ -24,7 +24,7 @@ import numpy.typing as npt
 from litesr_edge import Upscaler
 from litesr_edge._engine import read_model_info
 from litesr_edge._evaluate import evaluate, find_dataset
-from litesr_edge._models import find_model, list_models
+from litesr_edge._models import list_models, model_for_precision
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets" / "test"
@@ -32,19 +32,12 @@ RESULTS = REPO / "benchmarks" / "results"
 ENGINES = (("onnxruntime", "fp32"), ("openvino", "bf16"), ("openvino", "int8"), ("onnxruntime", "int8"))
 
 
-def _file_for(model: Path, precision: str) -> Path:
-    info = read_model_info(model)
-    if precision != "int8" or info.precision == "int8":
-        return model
-    return find_model(info.scale, info.depth, precision="int8").path
-
-
 def check(model: Path, datasets: list[str], threads: int) -> dict[str, object]:
     info = read_model_info(model)
     scores: dict[str, dict[str, float]] = {}
     for engine, precision in ENGINES:
         try:
-            path = _file_for(model, precision)
+            path = model_for_precision(model, precision)
             up = Upscaler(model=path, tile=0, threads=threads, engine=engine, precision=precision)
         except Exception as exc:  # noqa: BLE001 - report an unavailable engine and go on
             print(f"{engine} {precision} skipped: {exc}", file=sys.stderr)

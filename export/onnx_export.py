@@ -27,7 +27,7 @@ import onnxsim
 import torch
 
 from litesr_edge._modelinfo import ModelInfo
-from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, receptive_field
+from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, from_checkpoint, receptive_field
 from models.qat import QuantLiteSRNet, weight_scales
 
 from .fast_graph import rewrite_for_speed
@@ -58,8 +58,7 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
     ``export`` writes as an int8 QDQ model.
     """
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    model = LiteSRNet(LiteSRConfig(**ck["config"]))
-    model.load_state_dict(ck["model"])
+    model = from_checkpoint(ck)
     prov = ck.get("provenance", {})
     if "act_scales" in ck:
         src = ck.get("qat_from", {})

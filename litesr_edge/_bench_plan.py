@@ -26,7 +26,7 @@ from ._bench import (
 from ._bench_format import scaling_series
 from ._engine import read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError
-from ._models import BundledModel, find_model, list_models
+from ._models import BundledModel, list_models, model_for_precision
 from ._plot import bar_chart, line_chart
 from ._tiling import choose_tile
 from ._upscaler import DEFAULT_MAX_MEMORY_MB
@@ -100,15 +100,9 @@ def _select(models: Sequence[Path], scales: list[int] | None, depths: list[int] 
 
 
 def _model_for(path: Path, precision: str) -> tuple[Path, Path | None]:
-    """(file that runs ``precision``, file to count Multi-Adds on or None): int8 runs the int8 model of path's
-    (scale, depth), EngineUnavailableError if none is bundled."""
-    info = read_model_info(path)
-    if precision != "int8" or info.precision == "int8":
-        return path, None
-    try:
-        return find_model(info.scale, info.depth, precision="int8").path, path
-    except InvalidInputError as exc:  # not even an fp32 model of that (scale, depth) is bundled
-        raise EngineUnavailableError(f"no int8 model for x{info.scale} depth {info.depth}: {exc}") from exc
+    """(file that runs ``precision``, file to count Multi-Adds on, or None for the same file)."""
+    run_path = model_for_precision(path, precision)
+    return run_path, None if run_path == path else path
 
 
 def _litesr(path: Path, image: Image, engine: str, precision: str, providers: list[str] | None,

@@ -9,7 +9,7 @@ from ._engine import read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError, ModelError
 from ._modelinfo import ModelInfo
 
-__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models"]
+__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models", "model_for_precision"]
 
 # Read at call time (not bound as a default) so tests can point it elsewhere.
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -66,3 +66,15 @@ def find_model(scale: int, depth: int, folder: Path | None = None, precision: st
     raise InvalidInputError(
         f"depth {depth} is not available at x{scale}; available depths: {', '.join(map(str, depths))}"
     )
+
+
+def model_for_precision(path: Path, precision: str) -> Path:
+    """The file that runs ``precision`` for the model at ``path``: ``path`` itself, or for "int8" on an
+    fp32 file the bundled int8 model of the same (scale, depth); EngineUnavailableError if there is none."""
+    info = read_model_info(path)
+    if precision != "int8" or info.precision == "int8":
+        return path
+    try:
+        return find_model(info.scale, info.depth, precision="int8").path
+    except InvalidInputError as exc:  # not even an fp32 model of that (scale, depth) is bundled
+        raise EngineUnavailableError(f"no int8 model for x{info.scale} depth {info.depth}: {exc}") from exc

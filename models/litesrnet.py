@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["LiteSRConfig", "LiteSRNet", "PAPER_PARAMS", "count_params", "decoder_plan", "receptive_field"]
+__all__ = [
+    "LiteSRConfig", "LiteSRNet", "PAPER_PARAMS", "count_params", "decoder_plan", "from_checkpoint", "receptive_field",
+]
 
 # The paper's reported parameter counts (Table 1) for depth 19.
 PAPER_PARAMS = {2: 67_000, 3: 68_000, 4: 75_000}
@@ -130,3 +132,10 @@ class LiteSRNet(nn.Module):
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def from_checkpoint(ck: dict[str, Any]) -> LiteSRNet:
+    """The network stored in a checkpoint dict (``config`` + ``model`` state), fp32, train mode."""
+    net = LiteSRNet(LiteSRConfig(**ck["config"]))
+    net.load_state_dict(ck["model"])
+    return net

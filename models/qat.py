@@ -49,7 +49,7 @@ from torch import nn
 from export.quantize import ACT_LEVELS, WEIGHT_MAX, identity_kernel
 
 from .data import PatchSampler, list_images, make_pairs, split
-from .litesrnet import LiteSRConfig, LiteSRNet
+from .litesrnet import LiteSRConfig, LiteSRNet, from_checkpoint
 from .train import run_logger, save, seed_all, validate
 
 __all__ = ["QuantLiteSRNet", "act_quant", "calibrate", "n_act_points", "weight_quant", "weight_scales"]
@@ -225,8 +225,7 @@ def _teacher(args: argparse.Namespace, source: dict[str, Any], net: LiteSRNet) -
         teacher = copy.deepcopy(net)
     else:
         ck = torch.load(path, map_location="cpu", weights_only=False)
-        teacher = LiteSRNet(LiteSRConfig(**ck["config"]))
-        teacher.load_state_dict(ck["model"])
+        teacher = from_checkpoint(ck)
     return teacher.eval().requires_grad_(False)
 
 
@@ -281,8 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     seed_all(args.seed)
     say = run_logger(args.out)
     source = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    net = LiteSRNet(LiteSRConfig(**source["config"]))
-    net.load_state_dict(source["model"])
+    net = from_checkpoint(source)
     cfg = net.config
     train_paths, val_paths = split(list_images(args.data), args.n_val)
     sampler = PatchSampler(make_pairs(train_paths, cfg.scale), cfg.scale, args.patch, args.seed)
