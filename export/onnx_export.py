@@ -6,7 +6,8 @@ The graph is simplified with onnxsim; then the transposed convs and the cubic
 Resize of the skip are rewritten as sub-pixel Conv + DepthToSpace (exact, and
 ONNX Runtime's kernels for the originals are slow and, for the x3 Resize, not
 translation-exact in float32 — see ``fast_graph``), and the tail Conv is folded before the
-last pixel shuffle (``--no-fold`` skips it). It is checked, verified against PyTorch with
+last pixel shuffle (``--no-fold`` skips it); int8 checkpoints keep the ConvTranspose
+decoder (``fast_graph.rewrite_for_int8``). It is checked, verified against PyTorch with
 ONNX Runtime on several input sizes, stamped with ``litesr.*`` metadata, and
 written deterministically (same checkpoint -> same bytes).
 """
@@ -30,7 +31,7 @@ from litesr_edge._modelinfo import ModelInfo
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, from_checkpoint, receptive_field
 from models.qat import QuantLiteSRNet, weight_scales
 
-from .fast_graph import rewrite_for_speed
+from .fast_graph import rewrite_for_int8, rewrite_for_speed
 from .quantize import identity_kernel, quantize_graph
 
 OPSET = 17
@@ -205,18 +206,21 @@ def export(
     ``fold`` (with ``subpixel``) also moves the tail Conv before the last pixel shuffle:
     ONNX Runtime 1.2x faster at x4 (benchmarks/results/ort_tuning.md), which is what puts the
     default path ahead of PyTorch eager, for a file 1.5-2.6x of 4 bytes per parameter.
+    A quantized model (``QuantLiteSRNet``) gets ``fast_graph.rewrite_for_int8`` instead
+    (only the skip rewritten; ``fold`` does not apply): the form OpenVINO's int8 kernels run fastest.
     """
+    quantized = isinstance(model, QuantLiteSRNet)
     net = model.net if isinstance(model, QuantLiteSRNet) else model
     proto = simplify(to_onnx(net))
     if subpixel:
-        proto = rewrite_for_speed(proto, fold_shuffle=fold)
+        proto = rewrite_for_int8(proto) if quantized else rewrite_for_speed(proto, fold_shuffle=fold)
         onnx.checker.check_model(proto, full_check=True)
     check_shared_weight(proto, model.config.depth)
     if isinstance(model, QuantLiteSRNet):
         scales = model.act_scales().detach().numpy().astype(np.float32)
         proto = quantize_graph(proto, scales, torch_weight_scales(net, model.residual_body), model.residual_body)
         onnx.checker.check_model(proto, full_check=True)
-    graph = ("subpixel+fold" if fold else "subpixel") if subpixel else "plain"
+    graph = _graph_form(subpixel, fold, quantized)
     info = stamp(proto, net, {"graph": graph, **extra})
     data = proto.SerializeToString(deterministic=True)
     worst = verify(data, model)
@@ -232,6 +236,15 @@ def export(
         "nodes": len(proto.graph.node),
         "initializers": len(proto.graph.initializer),
     }
+
+
+def _graph_form(subpixel: bool, fold: bool, quantized: bool) -> str:
+    """The ``litesr.graph`` metadata: which of ``fast_graph``'s rewrites the file holds."""
+    if not subpixel:
+        return "plain"
+    if quantized:
+        return "subpixel-skip"
+    return "subpixel+fold" if fold else "subpixel"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

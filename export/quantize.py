@@ -20,10 +20,12 @@ graph as QuantizeLinear/DequantizeLinear (QDQ) pairs, which ONNX Runtime and Ope
   any fine-tuning) loses 0.19 dB on Set5 with W quantized, 0.15 of it from W alone, and
   0.04 dB with W - I. The Add costs ~10% of the int8 model's time on OpenVINO.
 
-The sub-pixel rewrite of the decoder (``fast_graph``) turns output channel ``c`` of a
-ConvTranspose / tail Conv into channels ``c * b*b + phase`` of a Conv whose weights are
-copies of the original taps (plus structural zeros), so the per-channel scales are the
-original ones repeated ``b*b`` times: the int8 weights are the checkpoint's, exactly.
+The exporter quantizes ``fast_graph.rewrite_for_int8``'s form: ConvTranspose stages stay
+(weights quantized per output channel on axis 1) and only the skip is rewritten. A graph
+with the sub-pixel decoder (``rewrite_for_speed``) quantizes too: that rewrite turns output
+channel ``c`` of a ConvTranspose / tail Conv into channels ``c * b*b + phase`` of a Conv whose
+weights are copies of the original taps (plus structural zeros), so the per-channel scales
+are the original ones repeated ``b*b`` times. Either way the int8 weights are the checkpoint's, exactly.
 """
 
 from __future__ import annotations
@@ -59,12 +61,14 @@ def graph_weight_scales(proto: onnx.ModelProto, residual_body: bool = False) -> 
     channel, body first; of W - identity with ``residual_body``): post-training scales for
     ``quantize_graph``, with no torch model at hand."""
     inits = {i.name: i for i in proto.graph.initializer}
-    names = list(dict.fromkeys(c.input[1] for c in _network_convs(proto.graph)[1:]))
+    kinds = {c.input[1]: c.op_type for c in _network_convs(proto.graph)[1:]}
     out = []
-    for k, name in enumerate(names):
+    for k, (name, op_type) in enumerate(kinds.items()):
         w = numpy_helper.to_array(inits[name]).astype(np.float32)
         if k == 0 and residual_body:
             w = w - identity_kernel(w.shape)
+        if op_type == "ConvTranspose":
+            w = w.swapaxes(0, 1)  # its output channels are axis 1
         out.append(np.maximum(np.abs(w).reshape(w.shape[0], -1).max(axis=1) / WEIGHT_MAX, 1e-12).astype(np.float32))
     return out
 

@@ -116,9 +116,9 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
     Returns the path of the saved model; identical requests share one file
     unless ``folder`` is given (then the model is written there). ``int8`` (implies
     ``fast``) quantizes the graph as the exporter does for a QAT checkpoint
-    (``export.quantize``), with post-training scales: every activation 4/255, weights
-    max|w|/127 per channel; ``residual`` stores the recurrent weight as W - identity and
-    adds the input back (the form of the shipped x4 int8 model).
+    (``export.fast_graph.rewrite_for_int8`` + ``export.quantize``), with post-training
+    scales: every activation 4/255, weights max|w|/127 per channel; ``residual`` stores the
+    recurrent weight as W - identity and adds the input back (the form of the bundled int8 models).
     """
     root = tmp_path_factory.mktemp("tiny_models")
     cache: dict[tuple[object, ...], Path] = {}
@@ -147,7 +147,7 @@ def tiny_model_factory(tmp_path_factory: pytest.TempPathFactory) -> ModelFactory
         proto = build_tiny_model(scale, depth, channels, seed, receptive_field, metadata)
         if fast or int8:
             fast_graph = pytest.importorskip("export.fast_graph", reason="needs the exporter's fast_graph module")
-            proto = fast_graph.rewrite_for_speed(proto)
+            proto = fast_graph.rewrite_for_int8(proto) if int8 else fast_graph.rewrite_for_speed(proto)
         if int8:
             from export.quantize import graph_weight_scales, quantize_graph
 
