@@ -158,3 +158,48 @@ def test_registered_and_thread_safe(tiny_models: dict[int, Path]) -> None:
     for a, b in zip(alone, together, strict=True):
         np.testing.assert_array_equal(a, b)
 
+
+
+@pytest.mark.parametrize("form", ["resize", "fast"])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_opencv_reproduces_the_bicubic_skip(forms: dict[tuple[str, int], Path], form: str, scale: int) -> None:
+    # The split-off skip runs as OpenCV's bicubic resize only where it matches the file's own
+    # skip sub-graph (here both the Resize form and the exporter's Conv + DepthToSpace form).
+    parts = split_skip(ov.Core().read_model(str(forms[form, scale])))
+    assert parts is not None
+    skip = ov.Core().compile_model(_engine_openvino._nhwc_output(parts[1]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    x = np.random.default_rng(scale).random((2, 3, 11, 6), dtype=np.float32)
+    want = skip.create_infer_request().infer({0: x})[0]
+    np.testing.assert_allclose(_engine_openvino.bicubic_nhwc(x, scale), want, atol=1e-5, rtol=0)
+    assert _engine_openvino._skip_runner(skip, scale) is None
+
+
+@needs_bf16
+def test_a_skip_opencv_does_not_reproduce_runs_in_openvino(tmp_path: Path, tiny_models: dict[int, Path]) -> None:
+    onnx = pytest.importorskip("onnx", reason="editing a test model needs onnx")
+    proto = onnx.load(str(tiny_models[2]))
+    resize = next(n for n in proto.graph.node if n.op_type == "Resize")
+    for attr in resize.attribute:
+        if attr.name == "mode":
+            attr.s = b"linear"
+    path = tmp_path / "bilinear_skip.onnx"
+    onnx.save(proto, str(path))
+    eng = OpenVinoEngine(path, None, 1, precision="bf16")
+    assert eng._skip is not None  # the model's own skip, compiled in fp32
+    x = np.random.default_rng(5).random((2, 3, 9, 12), dtype=np.float32)
+    want = OrtEngine(path, ["cpu"], 1).run(x)
+    got = eng.run(x)
+    assert got.shape == want.shape and np.abs(got - want).max() < 0.05
+
+
+@needs_bf16
+def test_split_engine_batches_and_layout(tiny_models: dict[int, Path]) -> None:
+    # With the skip split off, run() returns an (N, 3, sH, sW) view of NHWC data; each
+    # image of a batch equals its own run.
+    eng = OpenVinoEngine(tiny_models[4], None, 1, precision="bf16")
+    x = np.random.default_rng(7).random((2, 3, 10, 7), dtype=np.float32)
+    both = eng.run(x)
+    assert both.shape == (2, 3, 40, 28) and both.dtype == np.float32
+    assert both.transpose(0, 2, 3, 1).flags.c_contiguous
+    for i in range(2):
+        np.testing.assert_array_equal(both[i], eng.run(x[i : i + 1])[0])

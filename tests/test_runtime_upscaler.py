@@ -19,7 +19,7 @@ from litesr_edge import (
     Upscaler,
 )
 from litesr_edge import _engine as engine_module
-from litesr_edge._upscaler import LUMA_WEIGHTS
+from litesr_edge._upscaler import LUMA_WEIGHTS, store_output
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +229,18 @@ def test_one_upscaler_serves_many_threads(up2: Upscaler) -> None:
     for (_, key), out in results.items():
         np.testing.assert_array_equal(out, expected[key % 10])
     assert vars(up2) == state_before  # no per-call state stored on the object
+
+
+@pytest.mark.parametrize("layout", ["planes", "interleaved"])
+def test_uint8_output_is_rint_of_the_clamped_value(layout: str) -> None:
+    # store_output's OpenCV path: planar (ONNX Runtime) and interleaved (OpenVINO's NHWC)
+    # results, cropped as tiles are, round half to even and saturate like numpy.
+    rng = np.random.default_rng(1)
+    values = rng.uniform(-0.2, 1.2, (1, 30, 41, 3)).astype(np.float32)
+    values[0, 0, :4, 0] = np.array([0.5, 1.5, 2.5, 254.5], np.float32) / 255  # ties
+    full = np.ascontiguousarray(values.transpose(0, 3, 1, 2)) if layout == "planes" else values.transpose(0, 3, 1, 2)
+    crop = full[0, :, 0:27, 2:39]
+    want = np.rint(np.clip(crop, 0, 1).transpose(1, 2, 0) * np.float32(255)).astype(np.uint8)
+    dest = np.zeros((27, 37, 3), np.uint8)
+    store_output(crop.copy() if layout == "planes" else crop, dest)
+    np.testing.assert_array_equal(dest, want)
