@@ -100,7 +100,11 @@ class Engine(Protocol):
         ...
 
     def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
-        """(N, 3, H, W) float32 in [0, 1] -> (N, 3, sH, sW) float32, not clamped."""
+        """(N, 3, H, W) float32 in [0, 1] -> (N, 3, sH, sW) float32, not clamped.
+
+        The result belongs to the caller (a new array, or a view of one: it need not be
+        contiguous in this layout), so callers may clamp it in place.
+        """
         ...
 
 

@@ -241,6 +241,9 @@ class OpenVinoEngine:
         x = np.ascontiguousarray(batch, dtype=np.float32)
         try:
             net = self._compiled.create_infer_request()
+            # The input is copied, not shared: with share_inputs, OpenVINO 2026.4 kept the
+            # caller's freed array as the graph's input memory, and a later request that
+            # copies its input wrote into it (heap corruption seen in a benchmark script).
             net.infer({0: x}, share_outputs=True)
             if not self._split:
                 return np.array(net.get_output_tensor(0).data, dtype=np.float32)
