@@ -18,9 +18,10 @@ the trained x2 model (Set5): all-bf16 loses 0.045 dB PSNR, almost all of it in t
 OpenCV's bicubic resize when that reproduces the file's skip on a probe image (the
 exporter's skip is PyTorch's bicubic, a = -0.75, half-pixel, edge clamp: max difference
 ~5e-7); otherwise the skip sub-graph itself, compiled in fp32. OpenCV takes ~1 ms for a
-1280x720 result where OpenVINO's fp32 skip took ~5 ms, and it writes the NHWC layout that the
-network is asked to produce (which saves OpenVINO's final reorder), so the sum and the
-uint8 conversion run on contiguous pixels: ~8% faster at x4 int8 (paired runs).
+1280x720 result where OpenVINO's fp32 skip took ~5 ms: the whole x4 int8 call is 1.13x
+faster (benchmarks/results/int8_forms.md). Both write the NHWC layout that the network is
+asked to produce (which saves OpenVINO's final reorder), so the sum and the uint8
+conversion run on contiguous pixels.
 
 Needs the optional extra: ``pip install 'litesr-edge[openvino]'``. Importing this module
 without openvino raises ModuleNotFoundError, which ``create_engine`` reports as an
