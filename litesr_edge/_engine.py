@@ -288,7 +288,8 @@ def create_engine(
     """Build the engine registered under ``kind`` for ``model_path``.
 
     ``precision``: one of PRECISIONS, or None for the engine's default
-    ("fp32" for onnxruntime, "bf16" for openvino; "int8" for an int8 model file).
+    ("fp32" for onnxruntime; for openvino "bf16" where the CPU has it natively, else "fp32";
+    "int8" for an int8 model file).
     Raises InvalidInputError for
     an unknown engine or precision, EngineUnavailableError when the engine's
     package is missing or it cannot run ``precision`` here.

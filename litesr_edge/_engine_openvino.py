@@ -40,6 +40,7 @@ import openvino as ov
 from numpy.typing import NDArray
 from openvino.preprocess import PrePostProcessor
 
+from ._cpu import visible
 from ._engine import check_precision, model_precision, read_model_info
 from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
 from ._modelinfo import ModelInfo
@@ -52,15 +53,21 @@ _CPU_NAMES = frozenset({"cpu", "cpuexecutionprovider"})
 
 
 def bf16_supported(core: ov.Core | None = None) -> bool:
-    """Whether OpenVINO's CPU plugin reports native bfloat16 (AVX512_BF16 or AMX) here."""
+    """Whether OpenVINO's CPU plugin reports native bfloat16 (AVX512_BF16 or AMX) here.
+
+    False when ``LITESR_EDGE_HIDE_CPU`` hides bf16 (see litesr_edge._cpu).
+    """
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return "BF16" in caps
+    return visible("bf16", "BF16" in caps)
 
 
 def int8_supported(core: ov.Core | None = None) -> bool:
-    """Whether OpenVINO's CPU plugin reports int8 kernels (VNNI / AMX-INT8 make them fast) here."""
+    """Whether OpenVINO's CPU plugin reports int8 kernels (VNNI / AMX-INT8 make them fast) here.
+
+    False when ``LITESR_EDGE_HIDE_CPU`` hides int8 (see litesr_edge._cpu).
+    """
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    return "INT8" in caps
+    return visible("int8", "INT8" in caps)
 
 
 def _node_key(node: ov.Node) -> str:
@@ -179,7 +186,7 @@ def _config(precision: str, threads: int | None) -> dict[str, str | int]:
 class OpenVinoEngine:
     """An OpenVINO CPU compiled model for one LiteSRNet ONNX file.
 
-    ``precision``: "bf16" (default for an fp32 file: the reason to pick this engine),
+    ``precision``: "bf16" (default for an fp32 file on a CPU with native bf16, else "fp32"),
     "fp32", or "int8" (the default, and the only choice, for an int8 model file).
     ``providers``: None or ["cpu"]; ``threads``: CPU threads (None: OpenVINO's choice).
     Raises EngineUnavailableError when the CPU lacks bfloat16 (int8) support.
@@ -197,8 +204,9 @@ class OpenVinoEngine:
         _check_providers(providers)
         path = Path(model_path)
         self._info = read_model_info(path)  # validates the file and its litesr metadata
-        precision = model_precision(precision, self._info, "bf16", path)
         core = ov.Core()
+        # bf16 where the CPU runs it natively (the reason to pick this engine), else fp32.
+        precision = model_precision(precision, self._info, "bf16" if bf16_supported(core) else "fp32", path)
         _check_cpu(core, precision)
         float_ops = _float_ops(core, precision)
         try:

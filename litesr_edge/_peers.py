@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import InvalidInputError, ModelError
+from ._errors import EngineUnavailableError, InvalidInputError, ModelError
 
 __all__ = ["OpenCVSuperRes"]
 
@@ -56,11 +57,23 @@ def _depth_to_space(x: npt.NDArray[np.float32], scale: int) -> npt.NDArray[np.fl
     return np.ascontiguousarray(shuffled.reshape(h * scale, w * scale))
 
 
+def _tf_reader() -> Callable[..., cv2.dnn.Net]:
+    """OpenCV's TensorFlow importer; OpenCV 5 removed it, so peers need OpenCV 4."""
+    reader = getattr(cv2.dnn, "readNetFromTensorflow", None)
+    if reader is None:
+        raise EngineUnavailableError(
+            f"OpenCV {cv2.__version__} cannot read the zoo's TensorFlow .pb peers (OpenCV 5.1 dropped that importer); "
+            "pip install 'opencv-python-headless>=4.8,<5.1' to compare against them"
+        )
+    return cast(Callable[..., cv2.dnn.Net], reader)
+
+
 def _load(path: Path) -> cv2.dnn.Net:
+    reader = _tf_reader()
     with _REGISTRY_LOCK:
         cv2.dnn_registerLayer("DepthToSpace", _IdentityLayer)
         try:
-            net = cv2.dnn.readNetFromTensorflow(str(path), "", cv2.dnn.ENGINE_CLASSIC)
+            net = reader(str(path), "", cv2.dnn.ENGINE_CLASSIC)
             # Build the layers now, while the stand-in is registered.
             net.setInput(np.zeros((1, 1, 8, 8), np.float32))
             probe = net.forward()

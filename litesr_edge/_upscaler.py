@@ -69,7 +69,8 @@ class Upscaler:
             exact reference) or "openvino" (CPU only; needs
             ``pip install 'litesr-edge[openvino]'``). See :attr:`engine`.
         precision: "fp32", "bf16" or "int8"; None is the engine's default ("fp32"
-            for onnxruntime, "bf16" for openvino; "int8" for an int8 model file).
+            for onnxruntime; for openvino "bf16" on CPUs with native bf16, else
+            "fp32"; "int8" for an int8 model file).
             bf16 needs openvino and a CPU with AVX512_BF16 or AMX. int8 runs the
             bundled int8 model of (scale, depth) (depth 19 at x2, x3 and x4;
             other depths raise EngineUnavailableError) or an int8 ``model``

@@ -27,7 +27,9 @@ ov = pytest.importorskip("openvino", reason="the openvino extra is not installed
 from litesr_edge import _engine_openvino  # noqa: E402
 from litesr_edge._engine_openvino import OpenVinoEngine, bf16_supported, split_skip  # noqa: E402
 
-needs_bf16 = pytest.mark.skipif(not bf16_supported(), reason="this CPU has no native bfloat16 (AVX512_BF16/AMX)")
+needs_bf16 = pytest.mark.skipif(
+    not bf16_supported(), reason="this CPU has no native bfloat16 (AVX512_BF16/AMX), or LITESR_EDGE_HIDE_CPU hides it"
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +102,12 @@ def _upscaler(model: Path, tile: int) -> Upscaler:
     return _UPSCALERS[model, tile]
 
 
-def test_tiling_needs_the_margin_with_openvino(tiny_model_factory) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_tiling_needs_the_margin_with_openvino(tiny_model_factory, precision: str) -> None:  # type: ignore[no-untyped-def]
     liar = tiny_model_factory(scale=2, receptive_field=1)  # true field is 4: seams must show
     image = np.random.default_rng(0).random((40, 40, 3), dtype=np.float32)
-    whole = Upscaler(model=liar, tile=0, threads=1, engine="openvino").upscale(image)
-    tiled = Upscaler(model=liar, tile=8, threads=1, engine="openvino").upscale(image)
+    whole = Upscaler(model=liar, tile=0, threads=1, engine="openvino", precision=precision).upscale(image)
+    tiled = Upscaler(model=liar, tile=8, threads=1, engine="openvino", precision=precision).upscale(image)
     assert np.abs(tiled - whole).max() > 1e-3
 
 
@@ -119,9 +122,18 @@ def test_upscaler_precision_default_and_choice(tiny_models: dict[int, Path]) -> 
     fp32 = Upscaler(model=tiny_models[2], threads=1, engine="openvino", precision="fp32")
     assert (fp32.engine, fp32.precision, fp32.fallback_reason) == ("openvino", "fp32", None)
     assert fp32.provider == "OpenVINO CPU fp32" and "precision='fp32'" in repr(fp32)
-    if bf16_supported():
-        default = Upscaler(model=tiny_models[2], threads=1, engine="openvino")
-        assert default.precision == "bf16" and default.provider.startswith("OpenVINO CPU bf16")
+    # The default is bf16 where the CPU runs it natively, else fp32 (never an error).
+    default = Upscaler(model=tiny_models[2], threads=1, engine="openvino")
+    want = "bf16" if bf16_supported() else "fp32"
+    assert default.precision == want and default.provider.startswith(f"OpenVINO CPU {want}")
+
+
+def test_hiding_bf16_makes_the_default_fp32(monkeypatch: pytest.MonkeyPatch, tiny_models: dict[int, Path]) -> None:
+    monkeypatch.setenv("LITESR_EDGE_HIDE_CPU", "bf16")
+    assert not bf16_supported()
+    assert OpenVinoEngine(tiny_models[2], None, 1).precision == "fp32"
+    with pytest.raises(EngineUnavailableError, match="no native bfloat16"):
+        OpenVinoEngine(tiny_models[2], None, 1, precision="bf16")
 
 
 def test_no_bf16_cpu_falls_back_to_onnxruntime_fp32(
@@ -147,8 +159,9 @@ def test_bad_arguments(tiny_models: dict[int, Path]) -> None:
         OpenVinoEngine(tiny_models[2], None, 0, precision="fp32")
 
 
-def test_registered_and_thread_safe(tiny_models: dict[int, Path]) -> None:
-    engine = create_engine("openvino", tiny_models[3], None, 1)
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=needs_bf16)])
+def test_registered_and_thread_safe(tiny_models: dict[int, Path], precision: str) -> None:
+    engine = create_engine("openvino", tiny_models[3], None, 1, precision)
     assert engine.info.scale == 3
     rng = np.random.default_rng(3)
     inputs = [rng.random((1, 3, 8 + i, 9), dtype=np.float32) for i in range(8)]

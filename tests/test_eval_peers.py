@@ -96,3 +96,15 @@ def test_bit_identical_to_contrib_dnn_superres(name: str, scale: int, tmp_path: 
     subprocess.run(cmd, check=True, capture_output=True, timeout=120)
     expected = cv2.imread(str(dst))[..., ::-1]
     assert np.array_equal(OpenCVSuperRes(model)(lr), expected)
+
+
+def test_an_opencv_without_the_tensorflow_importer_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from litesr_edge._errors import EngineUnavailableError
+
+    monkeypatch.delattr(cv2.dnn, "readNetFromTensorflow", raising=False)
+    graph = tmp_path / "FSRCNN_x4.pb"
+    graph.write_bytes(b"\x00")
+    with pytest.raises(EngineUnavailableError, match=r"opencv-python-headless>=4.8,<5.1"):
+        OpenCVSuperRes(graph)

@@ -16,7 +16,8 @@ ENGINE_HELP = (
     "(CPU only, fast in bf16 and int8; needs the openvino extra, see litesr-edge info)."
 )
 PRECISION_HELP = (
-    "fp32, bf16 or int8. Default: the engine's own (onnxruntime fp32, openvino bf16; int8 for an int8 --model). "
+    "fp32, bf16 or int8. Default: the engine's own (onnxruntime fp32; openvino bf16 where the CPU has it, "
+    "else fp32; int8 for an int8 --model). "
     "int8 runs the bundled int8 model (depth 19): fastest with --engine openvino. "
     "If the engine/precision cannot run here, onnxruntime fp32 runs instead and a note says why."
 )
