@@ -45,10 +45,10 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from litesr_edge._bicubic import imresize
-from litesr_edge._engine_openvino import split_skip
-from litesr_edge._evaluate import evaluate, find_dataset
-from litesr_edge._models import find_model
+from litesr_edge.engines.openvino import split_skip
+from litesr_edge.quality.bicubic import imresize
+from litesr_edge.quality.evaluate import evaluate, find_dataset
+from litesr_edge.registry import find_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets"

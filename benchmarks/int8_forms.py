@@ -38,9 +38,9 @@ import openvino as ov
 from export.fast_graph import rewrite_for_int8, rewrite_for_speed
 from export.onnx_export import load_checkpoint, simplify, stamp, to_onnx, torch_weight_scales
 from export.quantize import quantize_graph
-from litesr_edge._bench import benchmark_image, upscale_u8
-from litesr_edge._bench_env import machine_info
-from litesr_edge._engine_openvino import OpenVinoEngine, _nhwc_output, split_skip
+from litesr_edge.bench.machine import machine_info
+from litesr_edge.bench.run import benchmark_image, upscale_u8
+from litesr_edge.engines.openvino import OpenVinoEngine, _nhwc_output, split_skip
 from models.qat import QuantLiteSRNet
 
 REPO = Path(__file__).resolve().parents[1]

@@ -28,10 +28,10 @@ import onnxruntime as ort
 
 from benchmarks.synthetic_model import build_litesrnet
 from export.fast_graph import rewrite_for_speed
-from litesr_edge._bench import TORCH_ENV
-from litesr_edge._bench_env import machine_info
-from litesr_edge._bench_worker import Worker
-from litesr_edge._ort_options import make_session_options
+from litesr_edge.bench.machine import machine_info
+from litesr_edge.bench.run import TORCH_ENV
+from litesr_edge.bench.worker import Worker
+from litesr_edge.engines._ort_options import make_session_options
 
 Run = Callable[[], object]
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def _iobinding(path: Path, threads: int, x: np.ndarray) -> Run:
 
 
 def _openvino(path: Path, precision: str, threads: int, x: np.ndarray) -> Run:
-    from litesr_edge._engine_openvino import OpenVinoEngine
+    from litesr_edge.engines.openvino import OpenVinoEngine
 
     eng = OpenVinoEngine(path, None, threads, precision=precision)
     return _timed(lambda: eng.run(x))

@@ -8,7 +8,7 @@ environment with opencv-python-headless), e.g.::
 
 It writes ``OUT/<model>/<set>/x<s>/<image>.png`` (the SR, as contrib returns it)
 for every LR file of the benchmark sets. ``benchmarks/tables.py`` compares these
-with ``litesr_edge._peers`` (plain ``cv2.dnn``) image by image. Standalone on
+with ``litesr_edge.quality.peers`` (plain ``cv2.dnn``) image by image. Standalone on
 purpose: it imports nothing from litesr_edge.
 """
 

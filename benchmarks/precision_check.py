@@ -3,7 +3,7 @@
     python -m benchmarks.precision_check                       # every bundled model
     python -m benchmarks.precision_check --model runs/x.onnx   # a model file
 
-Same protocol as `litesr-edge eval` (litesr_edge._evaluate: canonical LR files, Y-channel PSNR,
+Same protocol as `litesr-edge eval` (litesr_edge.quality.evaluate: canonical LR files, Y-channel PSNR,
 border = scale), same Upscaler path (uint8 in/out), whole images (tile 0). int8 rows run the
 bundled int8 model of the same scale and depth (quantization-aware, models/qat.py) where there is
 one, on OpenVINO and on ONNX Runtime; the delta is against the fp32 model. Writes
@@ -22,9 +22,9 @@ import numpy as np
 import numpy.typing as npt
 
 from litesr_edge import Upscaler
-from litesr_edge._engine import read_model_info
-from litesr_edge._evaluate import evaluate, find_dataset
-from litesr_edge._models import list_models, model_for_precision
+from litesr_edge.quality.evaluate import evaluate, find_dataset
+from litesr_edge.registry import list_models, model_for_precision
+from litesr_edge.registry.metadata import read_model_info
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets" / "test"

@@ -28,11 +28,11 @@ from pathlib import Path
 import onnx
 
 from benchmarks.synthetic_model import build_litesrnet
-from litesr_edge._bench import BenchReport
-from litesr_edge._bench_format import scaling_markdown, scaling_series, to_markdown
-from litesr_edge._bench_plan import BenchOptions, plot_report, run_bench
-from litesr_edge._models import list_models
-from litesr_edge._plot import line_chart
+from litesr_edge.bench.plan import BenchOptions, plot_report, run_bench
+from litesr_edge.bench.plot import line_chart
+from litesr_edge.bench.report import scaling_markdown, scaling_series, to_markdown
+from litesr_edge.bench.run import BenchReport
+from litesr_edge.registry import list_models
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"

@@ -34,9 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from litesr_edge._engine import read_model_info  # noqa: E402
-from litesr_edge._errors import LiteSRError  # noqa: E402
-from litesr_edge._evaluate import (  # noqa: E402
+from litesr_edge.errors import LiteSRError  # noqa: E402
+from litesr_edge.quality.evaluate import (  # noqa: E402
     JsonValue,
     Upsampler,
     as_rgb,
@@ -46,6 +45,7 @@ from litesr_edge._evaluate import (  # noqa: E402
     iter_pairs,
     results_to_json,
 )
+from litesr_edge.registry.metadata import read_model_info  # noqa: E402
 
 SETS = ("Set5", "Set14", "BSD100")
 SCALES = (2, 3, 4)
@@ -102,7 +102,7 @@ def _contrib_check(peer: Callable[..., np.ndarray], name: str, scale: int, data:
 
 
 def run_peers(data: Path, peers: Path, contrib: Path | None, run: Run) -> None:
-    from litesr_edge._peers import OpenCVSuperRes
+    from litesr_edge.quality.peers import OpenCVSuperRes
 
     for name in PEERS:
         for s in SCALES:
@@ -135,7 +135,7 @@ def run_ours(
     suffix: str = "",
 ) -> None:
     """Evaluate each (onnx, label) at the scale its metadata says; a later (scale, depth) overrides."""
-    from litesr_edge._upscaler import Upscaler
+    from litesr_edge.upscaler import Upscaler
 
     for path, label in models:
         if not path.is_file():
@@ -276,9 +276,9 @@ def contrib_notes(docs: dict[str, dict[str, object]]) -> list[str]:
         if "contrib_identical" in method:
             checks.append(f"{slug} {method['contrib_identical']}")
     if not checks:
-        return ["- Peers ran through `litesr_edge._peers` (plain cv2.dnn); not re-checked against contrib this run."]
+        return ["- Peers ran through `litesr_edge.quality.peers` (plain cv2.dnn); not re-checked against contrib."]
     return [
-        "- Peers ran through `litesr_edge._peers` (plain cv2.dnn); images bit-identical to opencv-contrib "
+        "- Peers ran through `litesr_edge.quality.peers` (plain cv2.dnn); images bit-identical to opencv-contrib "
         "`dnn_superres`: " + "; ".join(checks) + "."
     ]
 
@@ -316,7 +316,7 @@ def main() -> None:
         default=[],
         help="x4 checkpoints taken at the ablation's equal step budget (Table 2 rows)",
     )
-    ap.add_argument("--no-bundled", action="store_true", help="skip litesr_edge/models/*.onnx")
+    ap.add_argument("--no-bundled", action="store_true", help="skip litesr_edge/weights/*.onnx")
     ap.add_argument("--include-untrained", action="store_true")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bicubic", "peers", "ours"])
     ap.add_argument("--contrib", type=Path, help="output folder of benchmarks/peers_contrib.py")
@@ -337,7 +337,7 @@ def main() -> None:
         if "peers" not in args.skip:
             run_peers(data, args.peers, args.contrib, run)
         if "ours" not in args.skip:
-            bundled = [] if args.no_bundled else sorted((ROOT / "litesr_edge" / "models").glob("*.onnx"))
+            bundled = [] if args.no_bundled else sorted((ROOT / "litesr_edge" / "weights").glob("*.onnx"))
             models = [(p, _rel(p)) for p in bundled]
             with tempfile.TemporaryDirectory() as tmp:
                 for ckpt in args.checkpoint:

@@ -27,7 +27,7 @@ import onnxruntime as ort
 import onnxsim
 import torch
 
-from litesr_edge._modelinfo import ModelInfo
+from litesr_edge.registry.info import ModelInfo
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params, from_checkpoint, receptive_field
 from models.qat import QuantLiteSRNet, weight_scales
 

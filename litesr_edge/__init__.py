@@ -14,8 +14,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ._engine import available_providers
-from ._errors import (
+from litesr_edge.engines.onnxruntime import available_providers
+from litesr_edge.errors import (
     DatasetError,
     EngineFallbackWarning,
     EngineUnavailableError,
@@ -27,10 +27,10 @@ from ._errors import (
     ModelError,
     ProviderError,
 )
-from ._io import read_image, write_image
-from ._modelinfo import ModelInfo
-from ._models import BundledModel, list_models
-from ._upscaler import Upscaler
+from litesr_edge.io import read_image, write_image
+from litesr_edge.registry import BundledModel, list_models
+from litesr_edge.registry.info import ModelInfo
+from litesr_edge.upscaler import Upscaler
 
 # A small CC0 photo for trying the tool right after installing (see data/README.md).
 SAMPLE_IMAGE = Path(__file__).resolve().parent / "data" / "sample.png"

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from litesr_edge._bicubic import imresize
+from litesr_edge.quality.bicubic import imresize
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 U8 = npt.NDArray[np.uint8]

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from litesr_edge._metrics import psnr_y
+from litesr_edge.quality.metrics import psnr_y
 
 from .data import Pair, PatchSampler, list_images, make_pairs, split
 from .litesrnet import LiteSRConfig, LiteSRNet, count_params

@@ -171,7 +171,7 @@ def tiny_models(tiny_model_factory: ModelFactory) -> dict[int, Path]:
 @pytest.fixture
 def bundled_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_factory: ModelFactory) -> Path:
     """A temporary 'bundled models' folder (x2 and x4, depth 2) that the runtime looks in."""
-    import litesr_edge._models as models
+    import litesr_edge.registry as models
 
     folder = tmp_path / "bundled"
     folder.mkdir()

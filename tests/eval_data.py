@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from litesr_edge._bicubic import imresize
+from litesr_edge.quality.bicubic import imresize
 
 
 def rgb_image(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -13,9 +13,9 @@ import cv2
 import pytest
 from typer.testing import CliRunner, Result
 
-from litesr_edge._bench import SCHEMA
-from litesr_edge._macs import count_macs
-from litesr_edge._onnx_graph import read_graph
+from litesr_edge.bench.macs import count_macs
+from litesr_edge.bench.onnx_graph import read_graph
+from litesr_edge.bench.run import SCHEMA
 from litesr_edge.cli import _register, app
 
 _register()
@@ -94,7 +94,7 @@ def test_missing_openvino_is_a_note_not_a_failure(
     tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)
-    monkeypatch.delitem(sys.modules, "litesr_edge._engine_openvino", raising=False)
+    monkeypatch.delitem(sys.modules, "litesr_edge.engines.openvino", raising=False)
     data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "openvino", "--json"))
     assert len(data["rows"]) == 1
     assert any("openvino bf16" in n and "skipped" in n and "litesr-edge[openvino]" in n for n in data["notes"])

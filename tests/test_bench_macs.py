@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from litesr_edge._errors import InvalidInputError, ModelError
-from litesr_edge._macs import count_macs, cubic_taps_per_output
-from litesr_edge._onnx_graph import parse_model, read_graph
+from litesr_edge.bench.macs import count_macs, cubic_taps_per_output
+from litesr_edge.bench.onnx_graph import parse_model, read_graph
+from litesr_edge.errors import InvalidInputError, ModelError
 
 onnx = pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
 from conftest import build_tiny_model  # noqa: E402

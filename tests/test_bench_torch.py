@@ -13,7 +13,7 @@ pytest.importorskip("onnxsim", reason="needs the maintainer extra: pip install '
 
 from export import onnx_export  # noqa: E402
 from export.fast_graph import rewrite_for_speed  # noqa: E402
-from litesr_edge._bench import benchmark_image, litesr_candidate, torch_candidate  # noqa: E402
+from litesr_edge.bench.run import benchmark_image, litesr_candidate, torch_candidate  # noqa: E402
 
 pytestmark = [pytest.mark.maintainer, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_worker_refuses_a_model_it_cannot_map(tmp_path: Path) -> None:
     # A graph whose weights do not fit LiteSRNet: the worker says so, the row is skipped.
     from conftest import build_tiny_model
 
-    from litesr_edge._errors import EngineUnavailableError
+    from litesr_edge.errors import EngineUnavailableError
 
     path = tmp_path / "tiny.onnx"
     path.write_bytes(build_tiny_model(2, depth=1, channels=4).SerializeToString())

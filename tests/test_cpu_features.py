@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from litesr_edge import InvalidInputError
-from litesr_edge._cpu import FEATURES, HIDE_ENV, has_flag, hidden_features, visible
+from litesr_edge.engines.cpu import FEATURES, HIDE_ENV, has_flag, hidden_features, visible
 
 
 def test_nothing_is_hidden_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,7 +35,7 @@ def test_an_unknown_feature_names_the_value_and_the_choices(monkeypatch: pytest.
 
 def test_hiding_int8_makes_openvino_int8_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
-    from litesr_edge._engine_openvino import bf16_supported, int8_supported
+    from litesr_edge.engines.openvino import bf16_supported, int8_supported
 
     monkeypatch.setenv(HIDE_ENV, "all")
     assert not bf16_supported() and not int8_supported()

@@ -12,20 +12,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from litesr_edge import EngineFallbackWarning, EngineUnavailableError, InvalidInputError, ProviderError, Upscaler
-from litesr_edge._engine import OrtEngine, create_engine
+from litesr_edge.engines import create_engine
+from litesr_edge.engines.onnxruntime import OrtEngine
 
 
 def test_missing_openvino_is_engine_unavailable(monkeypatch: pytest.MonkeyPatch, tiny_models: dict[int, Path]) -> None:
     # Runs whether or not openvino is installed: hide it.
     monkeypatch.setitem(sys.modules, "openvino", None)
-    monkeypatch.delitem(sys.modules, "litesr_edge._engine_openvino", raising=False)
+    monkeypatch.delitem(sys.modules, "litesr_edge.engines.openvino", raising=False)
     with pytest.raises(EngineUnavailableError, match=r"pip install 'litesr-edge\[openvino\]'"):
         create_engine("openvino", tiny_models[2], None, 1)
 
 
 ov = pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'litesr-edge[openvino]')")
-from litesr_edge import _engine_openvino  # noqa: E402
-from litesr_edge._engine_openvino import OpenVinoEngine, bf16_supported, split_skip  # noqa: E402
+from litesr_edge.engines import openvino as ov_engine  # noqa: E402
+from litesr_edge.engines.openvino import OpenVinoEngine, bf16_supported, split_skip  # noqa: E402
 
 needs_bf16 = pytest.mark.skipif(
     not bf16_supported(), reason="this CPU has no native bfloat16 (AVX512_BF16/AMX), or LITESR_EDGE_HIDE_CPU hides it"
@@ -112,7 +113,7 @@ def test_tiling_needs_the_margin_with_openvino(tiny_model_factory, precision: st
 
 
 def test_no_bf16_cpu_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch, tiny_models: dict[int, Path]) -> None:
-    monkeypatch.setattr(_engine_openvino, "bf16_supported", lambda core=None: False)
+    monkeypatch.setattr(ov_engine, "bf16_supported", lambda core=None: False)
     with pytest.raises(EngineUnavailableError, match="no native bfloat16.*precision='fp32'"):
         OpenVinoEngine(tiny_models[2], None, 1, precision="bf16")
     assert OpenVinoEngine(tiny_models[2], None, 1, precision="fp32").precision == "fp32"
@@ -139,7 +140,7 @@ def test_hiding_bf16_makes_the_default_fp32(monkeypatch: pytest.MonkeyPatch, tin
 def test_no_bf16_cpu_falls_back_to_onnxruntime_fp32(
     monkeypatch: pytest.MonkeyPatch, tiny_models: dict[int, Path]
 ) -> None:
-    monkeypatch.setattr(_engine_openvino, "bf16_supported", lambda core=None: False)
+    monkeypatch.setattr(ov_engine, "bf16_supported", lambda core=None: False)
     with pytest.raises(EngineUnavailableError, match="no native bfloat16"):
         Upscaler(model=tiny_models[3], engine="openvino", precision="bf16")
     with pytest.warns(EngineFallbackWarning, match="no native bfloat16.*; using onnxruntime fp32$"):
@@ -180,11 +181,11 @@ def test_opencv_reproduces_the_bicubic_skip(forms: dict[tuple[str, int], Path], 
     # skip sub-graph (here both the Resize form and the exporter's Conv + DepthToSpace form).
     parts = split_skip(ov.Core().read_model(str(forms[form, scale])))
     assert parts is not None
-    skip = ov.Core().compile_model(_engine_openvino._nhwc_output(parts[1]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    skip = ov.Core().compile_model(ov_engine._nhwc_output(parts[1]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     x = np.random.default_rng(scale).random((2, 3, 11, 6), dtype=np.float32)
     want = skip.create_infer_request().infer({0: x})[0]
-    np.testing.assert_allclose(_engine_openvino.bicubic_nhwc(x, scale), want, atol=1e-5, rtol=0)
-    assert _engine_openvino._skip_runner(skip, scale) is None
+    np.testing.assert_allclose(ov_engine.bicubic_nhwc(x, scale), want, atol=1e-5, rtol=0)
+    assert ov_engine._skip_runner(skip, scale) is None
 
 
 @needs_bf16

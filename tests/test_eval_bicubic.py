@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litesr_edge._bicubic import imresize
-from litesr_edge._evaluate import bicubic_upsampler, evaluate, find_dataset, iter_pairs
+from litesr_edge.quality.bicubic import imresize
+from litesr_edge.quality.evaluate import bicubic_upsampler, evaluate, find_dataset, iter_pairs
 
 TEST_SETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "test"
 

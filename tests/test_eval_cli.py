@@ -11,9 +11,9 @@ import pytest
 from eval_data import make_pairs, rgb_image, write_rgb
 from typer.testing import CliRunner, Result
 
-from litesr_edge import _engine as engine_module
-from litesr_edge._evaluate import bicubic_upsampler, evaluate, find_dataset
+import litesr_edge.engines as engine_module
 from litesr_edge.cli import _register, app
+from litesr_edge.quality.evaluate import bicubic_upsampler, evaluate, find_dataset
 
 _register()
 
@@ -189,9 +189,9 @@ def test_compare_missing_image(tmp_path: Path) -> None:
 
 
 def test_compare_psnr_caption_matches_the_metric(tmp_path: Path) -> None:
-    from litesr_edge._bicubic import imresize
-    from litesr_edge._metrics import psnr_y
-    from litesr_edge.cli._compare import compose, parse_crop
+    from litesr_edge.cli.compare import compose, parse_crop
+    from litesr_edge.quality.bicubic import imresize
+    from litesr_edge.quality.metrics import psnr_y
 
     hr = rgb_image(48, 48, seed=9)
     crop = parse_crop(None, 48, 48)

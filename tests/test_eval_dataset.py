@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from eval_data import make_pairs, rgb_image, write_rgb
 
-from litesr_edge._bicubic import imresize
-from litesr_edge._errors import DatasetError, ImageReadError, ModelError
-from litesr_edge._evaluate import (
+from litesr_edge.errors import DatasetError, ImageReadError, ModelError
+from litesr_edge.quality.bicubic import imresize
+from litesr_edge.quality.evaluate import (
     JSON_SCHEMA,
     as_rgb,
     bicubic_upsampler,
@@ -22,7 +22,7 @@ from litesr_edge._evaluate import (
     iter_pairs,
     results_to_json,
 )
-from litesr_edge._metrics import psnr_y
+from litesr_edge.quality.metrics import psnr_y
 
 
 def test_pairs_layout_is_found(tmp_path: Path) -> None:

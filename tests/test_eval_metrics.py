@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from litesr_edge._errors import InvalidInputError
-from litesr_edge._metrics import psnr_y, rgb_to_luma, rgb_to_y, ssim_y
+from litesr_edge.errors import InvalidInputError
+from litesr_edge.quality.metrics import psnr_y, rgb_to_luma, rgb_to_y, ssim_y
 
 C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 

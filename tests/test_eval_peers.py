@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from eval_data import rgb_image
 
-from litesr_edge._errors import InvalidInputError, ModelError
-from litesr_edge._peers import OpenCVSuperRes, _depth_to_space
+from litesr_edge.errors import InvalidInputError, ModelError
+from litesr_edge.quality.peers import OpenCVSuperRes, _depth_to_space
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = REPO.parent / "shared" / "peers" / "opencv-dnn-superres"
@@ -101,7 +101,7 @@ def test_bit_identical_to_contrib_dnn_superres(name: str, scale: int, tmp_path: 
 def test_an_opencv_without_the_tensorflow_importer_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from litesr_edge._errors import EngineUnavailableError
+    from litesr_edge.errors import EngineUnavailableError
 
     monkeypatch.delattr(cv2.dnn, "readNetFromTensorflow", raising=False)
     graph = tmp_path / "FSRCNN_x4.pb"

@@ -16,7 +16,7 @@ pytest.importorskip("onnxsim", reason="needs the maintainer extra: pip install '
 import onnxruntime as ort  # noqa: E402
 
 from export import onnx_export  # noqa: E402
-from litesr_edge._modelinfo import ModelInfo  # noqa: E402
+from litesr_edge.registry.info import ModelInfo  # noqa: E402
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params  # noqa: E402
 
 pytestmark = pytest.mark.maintainer

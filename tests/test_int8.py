@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from litesr_edge import Upscaler
-from litesr_edge._engine import OrtEngine, create_engine, read_model_info
-from litesr_edge._errors import EngineFallbackWarning, EngineUnavailableError, InvalidInputError
-from litesr_edge._macs import count_macs
-from litesr_edge._models import find_model, list_models
-from litesr_edge._onnx_graph import read_graph
+from litesr_edge.bench.macs import count_macs
+from litesr_edge.bench.onnx_graph import read_graph
 from litesr_edge.cli import _register, app
+from litesr_edge.engines import create_engine
+from litesr_edge.engines.onnxruntime import OrtEngine
+from litesr_edge.errors import EngineFallbackWarning, EngineUnavailableError, InvalidInputError
+from litesr_edge.registry import find_model, list_models
+from litesr_edge.registry.metadata import read_model_info
 
 _register()
 
@@ -31,7 +33,7 @@ def int8_models(tiny_model_factory) -> dict[int, Path]:  # type: ignore[no-untyp
 
 def _needs_openvino_int8() -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
-    from litesr_edge._engine_openvino import int8_supported
+    from litesr_edge.engines.openvino import int8_supported
 
     if not int8_supported():
         pytest.skip("OpenVINO reports no int8 kernels on this CPU, or LITESR_EDGE_HIDE_CPU hides them")
@@ -125,7 +127,7 @@ def test_int8_tiling_needs_the_margin(tiny_model_factory) -> None:  # type: igno
 @pytest.fixture
 def bundled_int8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_model_factory) -> Path:  # type: ignore[no-untyped-def]
     """Bundled: x2 d2 fp32, x4 d2 fp32 and x4 d2 int8."""
-    import litesr_edge._models as models
+    import litesr_edge.registry as models
 
     folder = tmp_path / "bundled"
     folder.mkdir()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from litesr_edge._errors import InvalidInputError
-from litesr_edge._ort_options import make_session_options
+from litesr_edge.engines._ort_options import make_session_options
+from litesr_edge.errors import InvalidInputError
 
 
 def test_tuned_settings() -> None:

@@ -16,7 +16,7 @@ from onnx import numpy_helper  # noqa: E402
 
 from export import onnx_export  # noqa: E402
 from export.quantize import identity_kernel  # noqa: E402
-from litesr_edge._engine import read_model_info  # noqa: E402
+from litesr_edge.registry.metadata import read_model_info  # noqa: E402
 from models.litesrnet import LiteSRConfig, LiteSRNet  # noqa: E402
 from models.qat import QuantLiteSRNet, act_quant, calibrate, n_act_points, weight_quant  # noqa: E402
 

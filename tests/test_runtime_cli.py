@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
+import litesr_edge.engines as engine_module
 from litesr_edge import (
     ImageReadError,
     ImageTooLargeError,
@@ -23,7 +24,6 @@ from litesr_edge import (
     read_image,
     write_image,
 )
-from litesr_edge import _engine as engine_module
 from litesr_edge.cli import _register, app
 
 _register()
@@ -279,7 +279,7 @@ def _hide_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_upscale_with_openvino_bf16(tmp_path: Path, x2: Path) -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed (pip install 'litesr-edge[openvino]')")
-    from litesr_edge._engine_openvino import bf16_supported
+    from litesr_edge.engines.openvino import bf16_supported
 
     src = write_image(tmp_path / "p.png", _image(21, 17))
     result = run("upscale", src, "--model", x2, "--engine", "openvino", "--precision", "bf16", "--tile", "6")
@@ -329,7 +329,7 @@ def test_unknown_engine_or_precision_is_a_one_line_error(
 
 def test_info_lists_engines_even_without_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
-    monkeypatch.delitem(sys.modules, "litesr_edge._engine_openvino", raising=False)
+    monkeypatch.delitem(sys.modules, "litesr_edge.engines.openvino", raising=False)
     result = run("info")
     assert result.exit_code == 0, result.output
     assert "onnxruntime: fp32 usable" in result.stdout
@@ -338,10 +338,10 @@ def test_info_lists_engines_even_without_openvino(monkeypatch: pytest.MonkeyPatc
 
 def test_info_says_whether_bf16_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("openvino", reason="the openvino extra is not installed")
-    from litesr_edge import _engine_openvino
+    from litesr_edge.engines import openvino as ov_engine
 
     for supported, expected in ((True, "bf16 usable"), (False, "bf16 NOT usable")):
-        monkeypatch.setattr(_engine_openvino, "bf16_supported", lambda core=None, s=supported: s)
+        monkeypatch.setattr(ov_engine, "bf16_supported", lambda core=None, s=supported: s)
         result = run("info")
         assert result.exit_code == 0, result.output
         assert f"openvino: fp32 usable; {expected}" in result.stdout
@@ -357,7 +357,7 @@ def test_info_lists_bundled_models_and_providers(bundled_dir: Path) -> None:
 
 
 def test_info_with_no_models_and_a_corrupt_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import litesr_edge._models as models
+    import litesr_edge.registry as models
 
     monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
     assert "No bundled models" in run("info").stdout

@@ -7,10 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import litesr_edge.engines as engine_module
 from litesr_edge import EngineUnavailableError, InvalidInputError, ModelError, ProviderError, available_providers
-from litesr_edge import _engine as engine_module
-from litesr_edge._engine import AUTO_PROVIDERS, CPU, OrtEngine, create_engine, read_model_info, resolve_providers
-from litesr_edge._models import find_model, list_models
+from litesr_edge.engines import create_engine
+from litesr_edge.engines.onnxruntime import AUTO_PROVIDERS, CPU, OrtEngine, resolve_providers
+from litesr_edge.registry import find_model, list_models
+from litesr_edge.registry.metadata import read_model_info
 
 CUDA = "CUDAExecutionProvider"
 
@@ -95,7 +97,7 @@ def test_none_precision_takes_the_constructors_default(
             super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine_module, "Recorder", Recorder, raising=False)
-    monkeypatch.setitem(engine_module.ENGINES, "recorder", "litesr_edge._engine:Recorder")
+    monkeypatch.setitem(engine_module.ENGINES, "recorder", "litesr_edge.engines:Recorder")
     create_engine("recorder", tiny_models[2], ["cpu"], 1)
     create_engine("recorder", tiny_models[2], ["cpu"], 1, "fp32")
     assert seen == [{}, {"precision": "fp32"}]

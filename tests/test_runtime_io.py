@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+import litesr_edge.io as io_module
 from litesr_edge import (
     ImageReadError,
     ImageTooLargeError,
     ImageWriteError,
     InvalidInputError,
-    _io,
     read_image,
     write_image,
 )
@@ -118,7 +118,7 @@ def test_read_pixel_limit_checks_the_header_before_decoding(tmp_path: Path, monk
     def no_decode(*args: object) -> None:
         raise AssertionError("decoded an image that is over the limit")
 
-    monkeypatch.setattr(_io.cv2, "imdecode", no_decode)
+    monkeypatch.setattr(io_module.cv2, "imdecode", no_decode)
     with pytest.raises(ImageTooLargeError, match="1,199"):
         read_image(path, max_pixels=1199)
 
@@ -192,7 +192,7 @@ def test_interrupted_write_leaves_no_partial_file(
     def fail(fd: int) -> None:
         raise failure
 
-    monkeypatch.setattr(_io.os, "fsync", fail)
+    monkeypatch.setattr(io_module.os, "fsync", fail)
     expected = ImageWriteError if isinstance(failure, OSError) else KeyboardInterrupt
     with pytest.raises(expected):
         write_image(out, _rgb(seed=2), overwrite=overwrite)
@@ -210,7 +210,7 @@ def test_output_appearing_during_write_is_not_clobbered(tmp_path: Path, monkeypa
         real_fsync(fd)
         out.write_bytes(b"someone else's file")
 
-    monkeypatch.setattr(_io.os, "fsync", racing_fsync)
+    monkeypatch.setattr(io_module.os, "fsync", racing_fsync)
     with pytest.raises(ImageWriteError, match="already exists"):
         write_image(out, _rgb())
     assert out.read_bytes() == b"someone else's file"

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from litesr_edge import InvalidInputError, Upscaler
-from litesr_edge._models import list_models
-from litesr_edge._tiling import MIN_TILE, Tile, choose_tile, plan_tiles, split_length, tile_memory_bytes
+from litesr_edge.registry import list_models
+from litesr_edge.tiling import MIN_TILE, Tile, choose_tile, plan_tiles, split_length, tile_memory_bytes
 
 
 # ---- pure functions ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+import litesr_edge.engines as engine_module
 from litesr_edge import (
     EngineFallbackWarning,
     EngineUnavailableError,
@@ -18,8 +19,7 @@ from litesr_edge import (
     ModelError,
     Upscaler,
 )
-from litesr_edge import _engine as engine_module
-from litesr_edge._upscaler import LUMA_WEIGHTS, store_output
+from litesr_edge.upscaler import LUMA_WEIGHTS, store_output
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ app = typer.Typer(
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``; deferred so
     # that importing ``litesr_edge.cli`` stays cheap.
-    from . import _bench, _compare, _eval, _info, _upscale  # noqa: F401
+    from litesr_edge.cli import bench, compare, eval, info, upscale  # noqa: F401
 
 
 def main() -> None:

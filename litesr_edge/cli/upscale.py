@@ -12,14 +12,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .._errors import ImageReadError, ImageWriteError, InvalidInputError, LiteSRError
-from .._io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
-from .._upscaler import DEFAULT_MAX_MEMORY_MB, Upscaler
-from . import app
-from ._engines import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
+from litesr_edge.cli import app
+from litesr_edge.cli._options import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
+from litesr_edge.errors import ImageReadError, ImageWriteError, InvalidInputError, LiteSRError
+from litesr_edge.io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES
+from litesr_edge.upscaler import DEFAULT_MAX_MEMORY_MB, Upscaler
 
 # Exit status of a batch in which some (not all) inputs failed; single-image
-# runs exit with the error's own code (see litesr_edge._errors).
+# runs exit with the error's own code (see litesr_edge.errors).
 BATCH_FAILED = 1
 
 

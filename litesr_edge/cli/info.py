@@ -9,13 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .. import SAMPLE_IMAGE, __version__
-from .._engine import available_providers, read_model_info, resolve_providers
-from .._errors import LiteSRError
-from .._modelinfo import ModelInfo
-from .._models import MODELS_DIR, list_models
-from . import app
-from ._engines import engine_lines
+from litesr_edge import SAMPLE_IMAGE, __version__
+from litesr_edge.cli import app
+from litesr_edge.cli._options import engine_lines
+from litesr_edge.engines.onnxruntime import available_providers, resolve_providers
+from litesr_edge.errors import LiteSRError
+from litesr_edge.registry import MODELS_DIR, list_models
+from litesr_edge.registry.info import ModelInfo
+from litesr_edge.registry.metadata import read_model_info
 
 
 def _metadata(info: ModelInfo) -> str:

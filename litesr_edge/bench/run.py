@@ -7,7 +7,7 @@ ratios between rows are fair even when the absolute numbers drift. Peak memory i
 measured on each candidate's first run, before any timing.
 
 Conventions: the output size (default 1280x720) is the HR size, the LR input is
-(W // s) x (H // s); Multi-Adds follow :mod:`litesr_edge._macs`; GMAC/s divides the
+(W // s) x (H // s); Multi-Adds follow :mod:`litesr_edge.bench.macs`; GMAC/s divides the
 image's Multi-Adds (not the margin work of tiles) by the median latency; % of peak
 compares that with the fp32 GEMM peak measured in the same run.
 """
@@ -25,13 +25,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._bench_env import GemmPeak, gemm_peak, machine_info, peak_rss_added_mb
-from ._engine import Engine, create_engine
-from ._errors import EngineUnavailableError, InvalidInputError
-from ._macs import CONVENTION, count_macs
-from ._onnx_graph import read_graph
-from ._tiling import plan_tiles
-from ._upscaler import store_output
+from litesr_edge.bench.machine import GemmPeak, gemm_peak, machine_info, peak_rss_added_mb
+from litesr_edge.bench.macs import CONVENTION, count_macs
+from litesr_edge.bench.onnx_graph import read_graph
+from litesr_edge.engines import Engine, create_engine
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError
+from litesr_edge.tiling import plan_tiles
+from litesr_edge.upscaler import store_output
 
 __all__ = [
     "PAPER_TABLE3",
@@ -219,7 +219,7 @@ def peer_candidates(folder: Path, image: Image, scale: int) -> tuple[list[Candid
     files = sorted(folder.glob(f"*_x{scale}.pb")) if folder.is_dir() else []
     if not files:
         return [], [f"peers skipped: no *_x{scale}.pb in {folder} (see ../shared/peers/README.md)"]
-    from ._peers import OpenCVSuperRes
+    from litesr_edge.quality.peers import OpenCVSuperRes
 
     h, w = image.shape[:2]
     found = []
@@ -239,7 +239,7 @@ def peer_candidates(folder: Path, image: Image, scale: int) -> tuple[list[Candid
 def torch_candidate(model: Path, image: Image, threads: int, repo: Path, reference: Candidate) -> Candidate:
     """PyTorch eager on the weights of ``model`` (``reference``: its LiteSRNet candidate), run by
     benchmarks/torch_worker.py of a repository checkout."""
-    from ._bench_worker import Worker
+    from litesr_edge.bench.worker import Worker
 
     if not (repo / "benchmarks" / "torch_worker.py").is_file():
         raise EngineUnavailableError(
@@ -266,7 +266,7 @@ def peer_macs_per_lr_pixel(path: Path) -> int | None:
     FSRCNN and ESPCN run every layer at the input resolution with stride 1 and finish
     with a pixel shuffle (or a deconvolution, whose MACs are also per input pixel).
     """
-    from ._peers import _load  # the loader that stands in for contrib's DepthToSpace
+    from litesr_edge.quality.peers import _load  # the loader that stands in for contrib's DepthToSpace
 
     net = _load(path)
     total = 0

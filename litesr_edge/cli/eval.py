@@ -21,8 +21,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .._errors import InvalidInputError, LiteSRError
-from .._evaluate import (
+from litesr_edge.cli import app
+from litesr_edge.cli._options import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
+from litesr_edge.errors import InvalidInputError, LiteSRError
+from litesr_edge.quality.evaluate import (
     Dataset,
     DatasetScore,
     ImageScore,
@@ -33,8 +35,6 @@ from .._evaluate import (
     find_dataset,
     results_to_json,
 )
-from . import app
-from ._engines import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
 
 Method = tuple[Upsampler, dict[str, JsonValue]]
 
@@ -51,7 +51,7 @@ def _ours(
     scale: int, depth: int | None, model: Path | None, tile: int | None, threads: int | None, engine: EngineChoice
 ) -> Method:
     # Imported here: the evaluator itself needs no ONNX Runtime for --bicubic or --peer.
-    from .._upscaler import Upscaler
+    from litesr_edge.upscaler import Upscaler
 
     with fallback_as_note():
         upscaler = Upscaler(
@@ -83,7 +83,7 @@ def _ours(
 
 
 def _peer(scale: int, path: Path) -> Method:
-    from .._peers import OpenCVSuperRes
+    from litesr_edge.quality.peers import OpenCVSuperRes
 
     peer = OpenCVSuperRes(path)
     if peer.scale != scale:

@@ -10,12 +10,12 @@ import numpy as np
 import numpy.typing as npt
 import typer
 
-from .._bicubic import imresize
-from .._errors import InvalidInputError, LiteSRError
-from .._evaluate import Upsampler, as_rgb
-from .._io import check_output_path, read_image, write_image
-from .._metrics import psnr_y
-from . import app
+from litesr_edge.cli import app
+from litesr_edge.errors import InvalidInputError, LiteSRError
+from litesr_edge.io import check_output_path, read_image, write_image
+from litesr_edge.quality.bicubic import imresize
+from litesr_edge.quality.evaluate import Upsampler, as_rgb
+from litesr_edge.quality.metrics import psnr_y
 
 Image = npt.NDArray[np.uint8]
 Crop = tuple[int, int, int, int]
@@ -89,8 +89,8 @@ def _load_hr(path: Path, scale: int) -> Image:
 
 
 def _methods(scale: int, depth: int | None, model: Path | None, peers: list[Path]) -> list[tuple[str, Upsampler]]:
-    from .._peers import OpenCVSuperRes
-    from .._upscaler import Upscaler
+    from litesr_edge.quality.peers import OpenCVSuperRes
+    from litesr_edge.upscaler import Upscaler
 
     ours = Upscaler(scale=scale, depth=depth, model=model)
 

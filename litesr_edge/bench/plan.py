@@ -11,7 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._bench import (
+from litesr_edge.bench.plot import bar_chart, line_chart
+from litesr_edge.bench.report import scaling_series
+from litesr_edge.bench.run import (
     BenchReport,
     Candidate,
     Image,
@@ -23,13 +25,11 @@ from ._bench import (
     scaling_point,
     torch_candidate,
 )
-from ._bench_format import scaling_series
-from ._engine import read_model_info
-from ._errors import EngineUnavailableError, InvalidInputError
-from ._models import BundledModel, list_models, model_for_precision
-from ._plot import bar_chart, line_chart
-from ._tiling import choose_tile
-from ._upscaler import DEFAULT_MAX_MEMORY_MB
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError
+from litesr_edge.registry import BundledModel, list_models, model_for_precision
+from litesr_edge.registry.metadata import read_model_info
+from litesr_edge.tiling import choose_tile
+from litesr_edge.upscaler import DEFAULT_MAX_MEMORY_MB
 
 __all__ = ["COMPARISONS", "DEFAULT_PEERS", "REPO", "BenchOptions", "plot_report", "run_bench"]
 
@@ -229,7 +229,7 @@ def _scaling(paths: Sequence[Path], sides: list[int], pairs: Sequence[tuple[str,
 
 
 def run_bench(opts: BenchOptions) -> tuple[BenchReport, list[dict[str, object]]]:
-    """Build the rows ``opts`` asks for, time them (see :func:`litesr_edge._bench.bench`), sweep sizes."""
+    """Build the rows ``opts`` asks for, time them (see :func:`litesr_edge.bench.run.bench`), sweep sizes."""
     scale, depth, models, size, device = opts.scale, opts.depth, opts.models, opts.size, opts.device
     threads, tile, runs, warmup, engine = opts.threads, opts.tile, opts.runs, opts.warmup, opts.engine
     precision, compare, peers, scaling, peak = opts.precision, opts.compare, opts.peers, opts.scaling, opts.peak

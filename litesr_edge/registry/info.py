@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._errors import ModelError
+from litesr_edge.errors import ModelError
 
 __all__ = ["FORMAT_VERSION", "MODEL_PRECISIONS", "ModelInfo", "REQUIRED_KEYS"]
 

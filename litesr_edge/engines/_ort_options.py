@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import onnxruntime as ort
 
-from ._errors import InvalidInputError
+from litesr_edge.errors import InvalidInputError
 
 __all__ = ["make_session_options"]
 

@@ -13,7 +13,7 @@ Tested against ``onnx.load`` on the same files (tests/test_bench_macs.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -21,7 +21,9 @@ from typing import Union
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import ModelError
+from litesr_edge.errors import ModelError
+from litesr_edge.registry import _proto as pb
+from litesr_edge.registry._proto import ValueInfo
 
 __all__ = ["AttrValue", "Graph", "Node", "Tensor", "ValueInfo", "parse_model", "read_graph"]
 
@@ -61,14 +63,6 @@ class Node:
 
 
 @dataclass(frozen=True)
-class ValueInfo:
-    """A graph input/output: name and dims (int, or the symbolic name as str)."""
-
-    name: str
-    dims: tuple[int | str, ...]
-
-
-@dataclass(frozen=True)
 class Graph:
     """What the MAC counter needs from a model."""
 
@@ -79,47 +73,7 @@ class Graph:
     metadata: Mapping[str, str]
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _signed(value: int) -> int:
-    # int64 fields are two's complement in 10-byte varints.
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _fields(buf: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """(field number, wire type, value) for each field of one message."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-            yield number, wire, value
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            if pos + length > len(buf):
-                raise ValueError("truncated field")
-            yield number, wire, buf[pos : pos + length]
-            pos += length
-        elif wire == 1:
-            yield number, wire, buf[pos : pos + 8]
-            pos += 8
-        elif wire == 5:
-            yield number, wire, buf[pos : pos + 4]
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
+_varint, _signed, _fields, _text = pb.varint, pb.signed, pb.fields, pb.text
 
 
 def _ints(wire: int, value: int | bytes) -> list[int]:
@@ -138,12 +92,6 @@ def _floats(value: int | bytes) -> list[float]:
     if isinstance(value, int):
         raise ValueError("float field with varint encoding")
     return [float(v) for v in np.frombuffer(value, dtype="<f4")]
-
-
-def _text(value: int | bytes) -> str:
-    if isinstance(value, int):
-        raise ValueError("string field with varint encoding")
-    return value.decode("utf-8")
 
 
 def _tensor(buf: bytes) -> Tensor:
@@ -233,37 +181,7 @@ def _node(buf: bytes) -> Node:
     return Node(op_type, tuple(inputs), tuple(outputs), attrs, name, domain)
 
 
-def _value_info(buf: bytes) -> ValueInfo:
-    name = ""
-    dims: list[int | str] = []
-    for number, _wire, value in _fields(buf):
-        if number == 1:
-            name = _text(value)
-        elif number == 2 and isinstance(value, bytes):
-            dims = _shape_of_type(value)
-    return ValueInfo(name, tuple(dims))
-
-
-def _submessage(buf: bytes, wanted: int) -> bytes:
-    for number, _wire, value in _fields(buf):
-        if number == wanted and isinstance(value, bytes):
-            return value
-    return b""
-
-
-def _shape_of_type(type_buf: bytes) -> list[int | str]:
-    shape = _submessage(_submessage(type_buf, 1), 2)  # TypeProto.tensor_type.shape
-    dims: list[int | str] = []
-    for number, _wire, dim in _fields(shape):
-        if number == 1 and isinstance(dim, bytes):
-            value: int | str = "?"
-            for n, _w, v in _fields(dim):
-                if n == 1 and isinstance(v, int):
-                    value = _signed(v)
-                elif n == 2:
-                    value = _text(v)
-            dims.append(value)
-    return dims
+_value_info, _metadata = pb.value_info, pb.metadata_entry
 
 
 def _graph(buf: bytes, metadata: Mapping[str, str]) -> Graph:
@@ -286,16 +204,6 @@ def _graph(buf: bytes, metadata: Mapping[str, str]) -> Graph:
     init_names = set(inits)
     real_inputs = tuple(v for v in inputs if v.name not in init_names)  # IR < 4 lists initializers as inputs
     return Graph(tuple(nodes), inits, real_inputs, tuple(outputs), metadata)
-
-
-def _metadata(buf: bytes) -> tuple[str, str]:
-    key = value = ""
-    for number, _wire, v in _fields(buf):
-        if number == 1:
-            key = _text(v)
-        elif number == 2:
-            value = _text(v)
-    return key, value
 
 
 def parse_model(data: bytes) -> Graph:

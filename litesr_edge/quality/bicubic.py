@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import InvalidInputError
+from litesr_edge.errors import InvalidInputError
 
 __all__ = ["imresize", "imresize_float"]
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import ImageWriteError, InvalidInputError
+from litesr_edge.errors import ImageWriteError, InvalidInputError
 
 __all__ = ["Bubble", "bar_chart", "bubble_chart", "line_chart"]
 

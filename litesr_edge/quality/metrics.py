@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import InvalidInputError
+from litesr_edge.errors import InvalidInputError
 
 __all__ = ["rgb_to_y", "rgb_to_luma", "psnr_y", "ssim_y"]
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import EngineUnavailableError, InvalidInputError, ModelError
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError, ModelError
 
 __all__ = ["OpenCVSuperRes"]
 

@@ -40,14 +40,15 @@ import openvino as ov
 from numpy.typing import NDArray
 from openvino.preprocess import PrePostProcessor
 
-from ._cpu import visible
-from ._engine import check_precision, model_precision, read_model_info
-from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
-from ._modelinfo import ModelInfo
+from litesr_edge.engines import check_precision, model_precision
+from litesr_edge.engines.cpu import visible
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
+from litesr_edge.registry.info import ModelInfo
+from litesr_edge.registry.metadata import read_model_info
 
 __all__ = ["OpenVinoEngine", "bf16_supported", "bicubic_nhwc", "int8_supported", "split_skip"]
 
-# Our precision names (litesr_edge._engine.PRECISIONS) -> OpenVINO's inference precision hint.
+# Our precision names (litesr_edge.engines.onnxruntime.PRECISIONS) -> OpenVINO's inference precision hint.
 _HINTS = {"fp32": "f32", "bf16": "bf16"}
 _CPU_NAMES = frozenset({"cpu", "cpuexecutionprovider"})
 
@@ -55,7 +56,7 @@ _CPU_NAMES = frozenset({"cpu", "cpuexecutionprovider"})
 def bf16_supported(core: ov.Core | None = None) -> bool:
     """Whether OpenVINO's CPU plugin reports native bfloat16 (AVX512_BF16 or AMX) here.
 
-    False when ``LITESR_EDGE_HIDE_CPU`` hides bf16 (see litesr_edge._cpu).
+    False when ``LITESR_EDGE_HIDE_CPU`` hides bf16 (see litesr_edge.engines.cpu).
     """
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return visible("bf16", "BF16" in caps)
@@ -64,7 +65,7 @@ def bf16_supported(core: ov.Core | None = None) -> bool:
 def int8_supported(core: ov.Core | None = None) -> bool:
     """Whether OpenVINO's CPU plugin reports int8 kernels (VNNI / AMX-INT8 make them fast) here.
 
-    False when ``LITESR_EDGE_HIDE_CPU`` hides int8 (see litesr_edge._cpu).
+    False when ``LITESR_EDGE_HIDE_CPU`` hides int8 (see litesr_edge.engines.cpu).
     """
     caps = (core or ov.Core()).get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     return visible("int8", "INT8" in caps)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._errors import InvalidInputError, ModelError
-from ._onnx_graph import Graph, Node, Tensor
+from litesr_edge.bench.onnx_graph import Graph, Node, Tensor
+from litesr_edge.errors import InvalidInputError, ModelError
 
 __all__ = ["CONVENTION", "MacReport", "count_macs", "cubic_taps_per_output"]
 

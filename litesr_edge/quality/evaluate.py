@@ -6,7 +6,7 @@ A dataset is a folder in one of two layouts:
   ``image_SRF_<s>/img_NNN_SRF_<s>_HR.png`` beside ``..._LR.png`` (the canonical
   MATLAB LR files). The ``image_SRF_<s>`` folder itself may be given too.
 * **hr-folder** -- a plain folder of HR images: each is mod-cropped to a
-  multiple of the scale and its LR made with :func:`litesr_edge._bicubic.imresize`,
+  multiple of the scale and its LR made with :func:`litesr_edge.quality.bicubic.imresize`,
   the MATLAB-compatible downscaler that training uses.
 
 Every method sees 3-channel RGB input: a one-channel (grey) image is repeated
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ._bicubic import imresize
-from ._errors import DatasetError, ModelError
-from ._io import IMAGE_SUFFIXES, read_image
-from ._metrics import psnr_y, ssim_y
+from litesr_edge.errors import DatasetError, ModelError
+from litesr_edge.io import IMAGE_SUFFIXES, read_image
+from litesr_edge.quality.bicubic import imresize
+from litesr_edge.quality.metrics import psnr_y, ssim_y
 
 __all__ = [
     "JsonValue",

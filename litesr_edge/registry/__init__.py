@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._engine import read_model_info
-from ._errors import EngineUnavailableError, InvalidInputError, ModelError
-from ._modelinfo import ModelInfo
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError, ModelError
+from litesr_edge.registry.info import ModelInfo
+from litesr_edge.registry.metadata import read_model_info
 
 __all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models", "model_for_precision"]
 
 # Read at call time (not bound as a default) so tests can point it elsewhere.
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 @dataclass(frozen=True)

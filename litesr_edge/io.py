@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
+from litesr_edge.errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .._errors import EngineFallbackWarning
+from litesr_edge.errors import EngineFallbackWarning
 
 ENGINE_HELP = (
     "Inference engine: onnxruntime (exact reference, any CPU/GPU) or openvino "
@@ -36,7 +36,7 @@ def fallback_note(reason: str | None) -> str | None:
     """``note: <reason>; using onnxruntime fp32`` on one line, or None when nothing fell back."""
     if reason is None:
         return None
-    from .._upscaler import fallback_message  # deferred: it imports onnxruntime
+    from litesr_edge.upscaler import fallback_message  # deferred: it imports onnxruntime
 
     return "note: " + " ".join(fallback_message(reason).split())
 
@@ -45,7 +45,7 @@ def engine_lines() -> list[str]:
     """One line per engine: which precisions run on this machine, or why not. Never raises."""
     lines = ["onnxruntime: fp32 usable (default engine), int8 usable with an int8 model; bf16 not supported"]
     try:
-        from .._engine_openvino import bf16_supported, int8_supported
+        from litesr_edge.engines.openvino import bf16_supported, int8_supported
     except ModuleNotFoundError as exc:
         return [*lines, f"openvino: not installed ({exc.name!r} is missing); {OPENVINO_INSTALL}"]
     try:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._errors import InvalidInputError
+from litesr_edge.errors import InvalidInputError
 
 __all__ = [
     "MIN_TILE",

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from ._bench import BenchReport, BenchRow
+from litesr_edge.bench.run import BenchReport, BenchRow
 
 __all__ = ["COLUMNS", "cells", "machine_line", "scaling_markdown", "scaling_series", "to_csv", "to_markdown"]
 

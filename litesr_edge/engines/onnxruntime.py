@@ -1,41 +1,22 @@
-"""Inference engines: one object per model, built once, safe to share between threads.
-
-An engine takes a float32 NCHW RGB batch in [0, 1] and returns the float32
-NCHW super-resolved batch (not clamped). ``OrtEngine`` runs ONNX Runtime;
-other engines (e.g. OpenVINO) implement the same :class:`Engine` protocol and
-register in ``ENGINES``.
-"""
+"""ONNX Runtime engine: the exact reference, on any execution provider (CPU, CUDA, ...)."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from ._errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
-from ._modelinfo import ModelInfo
-from ._ort_options import make_session_options
+from litesr_edge.engines import check_precision, model_precision
+from litesr_edge.engines._ort_options import make_session_options
+from litesr_edge.errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
+from litesr_edge.registry.info import ModelInfo
 
-__all__ = [
-    "AUTO_PROVIDERS",
-    "ENGINES",
-    "PRECISIONS",
-    "Engine",
-    "OrtEngine",
-    "available_providers",
-    "check_precision",
-    "create_engine",
-    "model_precision",
-    "read_model_info",
-    "resolve_providers",
-]
+__all__ = ["AUTO_PROVIDERS", "OrtEngine", "available_providers", "resolve_providers"]
 
 CPU = "CPUExecutionProvider"
 # Preference order for ``providers=None``. CUDA comes before TensorRT because
@@ -55,9 +36,6 @@ PROVIDER_ALIASES = {
     "directml": "DmlExecutionProvider",
     "dml": "DmlExecutionProvider",
 }
-# Inference precisions any engine may be asked for; each engine says which it runs.
-# "int8" runs an int8 (QDQ) model file; the others run an fp32 file.
-PRECISIONS = ("fp32", "bf16", "int8")
 # Providers onnxruntime lists that cannot run a local model.
 _NOT_LOCAL = frozenset({"AzureExecutionProvider"})
 
@@ -71,41 +49,6 @@ _ORT_ERRORS: tuple[type[Exception], ...] = (
     ort_errors.NotImplemented,
     ort_errors.RuntimeException,
 )
-
-
-class Engine(Protocol):
-    """What the Upscaler needs from an inference backend.
-
-    Constructors take ``(model_path: Path, providers: Sequence[str] | None,
-    threads: int | None, precision: str | None = None)`` (None: "int8" for an
-    int8 model file, else the engine's default) and raise
-    ModelError / ProviderError / InvalidInputError (unknown precision) /
-    EngineUnavailableError (a precision this engine or CPU cannot run);
-    ``run`` must be safe to call from many threads.
-    """
-
-    @property
-    def info(self) -> ModelInfo:
-        """The model's litesr metadata."""
-        ...
-
-    @property
-    def provider(self) -> str:
-        """The device/provider that actually runs the model."""
-        ...
-
-    @property
-    def precision(self) -> str:
-        """The inference precision actually used, e.g. "fp32" or "bf16"."""
-        ...
-
-    def run(self, batch: NDArray[np.float32]) -> NDArray[np.float32]:
-        """(N, 3, H, W) float32 in [0, 1] -> (N, 3, sH, sW) float32, not clamped.
-
-        The result belongs to the caller (a new array, or a view of one: it need not be
-        contiguous in this layout), so callers may clamp it in place.
-        """
-        ...
 
 
 def available_providers() -> list[str]:
@@ -165,43 +108,6 @@ def _model_info(session: ort.InferenceSession, model_path: Path) -> ModelInfo:
     if inputs[0].shape[1] != 3:
         raise ModelError(f"{model_path} takes {inputs[0].shape[1]} input channels, not 3 (RGB); re-export it")
     return info
-
-
-def check_precision(precision: str) -> None:
-    """InvalidInputError unless ``precision`` is one of PRECISIONS."""
-    if precision not in PRECISIONS:
-        raise InvalidInputError(f"precision={precision!r} is unknown; choose one of {', '.join(PRECISIONS)}")
-
-
-def model_precision(requested: str | None, info: ModelInfo, default: str, path: Path) -> str:
-    """The precision to run a model file in: ``requested`` if the file can run it, else a typed error.
-
-    An int8 (QDQ) file runs as "int8" only (InvalidInputError otherwise: the file is the
-    wrong one); "int8" on an fp32 file is an EngineUnavailableError, so a fallback can
-    run the fp32 file instead. None: "int8" for an int8 file, else ``default``.
-    """
-    if requested is not None:
-        check_precision(requested)
-    if info.precision == "int8":
-        if requested not in (None, "int8"):
-            raise InvalidInputError(
-                f"{path} is an int8 (quantized) model; it runs as precision='int8' only. "
-                f"For precision={requested!r} use the fp32 model (drop --model or pass the fp32 file)"
-            )
-        return "int8"
-    if requested == "int8":
-        raise EngineUnavailableError(
-            f"{path} is an fp32 model; precision='int8' needs an int8 model (the bundled depth-19 ones, "
-            "or one made with python -m models.qat, then python -m export)"
-        )
-    return default if requested is None else requested
-
-
-def read_model_info(model_path: str | os.PathLike[str]) -> ModelInfo:
-    """A model file's ModelInfo, read cheaply (CPU session, no graph optimisation)."""
-    path = Path(model_path)
-    session = _open_session(path, [CPU], _session_options(1, optimize=False))
-    return _model_info(session, path)
 
 
 class OrtEngine:
@@ -270,46 +176,3 @@ class OrtEngine:
         return np.asarray(result, dtype=np.float32)
 
 
-# Engine kind -> "module:Class". Modules are imported only when asked for, so an
-# engine's optional dependency (e.g. openvino) is never needed by the others.
-ENGINES = {
-    "onnxruntime": "litesr_edge._engine:OrtEngine",
-    "openvino": "litesr_edge._engine_openvino:OpenVinoEngine",
-}
-
-
-def create_engine(
-    kind: str,
-    model_path: str | os.PathLike[str],
-    providers: Sequence[str] | None,
-    threads: int | None,
-    precision: str | None = None,
-) -> Engine:
-    """Build the engine registered under ``kind`` for ``model_path``.
-
-    ``precision``: one of PRECISIONS, or None for the engine's default
-    ("fp32" for onnxruntime; for openvino "bf16" where the CPU has it natively, else "fp32";
-    "int8" for an int8 model file).
-    Raises InvalidInputError for
-    an unknown engine or precision, EngineUnavailableError when the engine's
-    package is missing or it cannot run ``precision`` here.
-    """
-    target = ENGINES.get(kind)
-    if target is None:
-        raise InvalidInputError(f"engine={kind!r} is unknown; choose one of {', '.join(ENGINES)}")
-    if precision is not None:
-        check_precision(precision)
-    module_name, class_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise EngineUnavailableError(
-            f"engine {kind!r} needs {exc.name!r}, which is not installed; try pip install 'litesr-edge[{kind}]'"
-        ) from exc
-    cls = getattr(module, class_name)
-    path = Path(model_path)
-    if precision is None:  # the constructor's own default
-        engine: Engine = cls(path, providers, threads)
-    else:
-        engine = cls(path, providers, threads, precision=precision)
-    return engine

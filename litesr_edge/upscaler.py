@@ -12,12 +12,18 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ._engine import Engine, create_engine
-from ._errors import EngineFallbackWarning, EngineUnavailableError, ImageTooLargeError, InvalidInputError, ModelError
-from ._io import DEFAULT_MAX_PIXELS, check_output_path, decode_image, image_size, load_bytes, write_image
-from ._modelinfo import ModelInfo
-from ._models import find_model
-from ._tiling import Tile, choose_tile, plan_tiles
+from litesr_edge.engines import Engine, create_engine
+from litesr_edge.errors import (
+    EngineFallbackWarning,
+    EngineUnavailableError,
+    ImageTooLargeError,
+    InvalidInputError,
+    ModelError,
+)
+from litesr_edge.io import DEFAULT_MAX_PIXELS, check_output_path, decode_image, image_size, load_bytes, write_image
+from litesr_edge.registry import find_model
+from litesr_edge.registry.info import ModelInfo
+from litesr_edge.tiling import Tile, choose_tile, plan_tiles
 
 __all__ = [
     "DEFAULT_DEPTH",

@@ -10,11 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .._bench import BenchReport
-from .._bench_format import COLUMNS, cells, machine_line, scaling_markdown, to_csv
-from .._bench_plan import COMPARISONS, DEFAULT_PEERS, BenchOptions, plot_report, run_bench
-from .._errors import LiteSRError
-from . import app
+from litesr_edge.bench.plan import COMPARISONS, DEFAULT_PEERS, BenchOptions, plot_report, run_bench
+from litesr_edge.bench.report import COLUMNS, cells, machine_line, scaling_markdown, to_csv
+from litesr_edge.bench.run import BenchReport
+from litesr_edge.cli import app
+from litesr_edge.errors import LiteSRError
 
 
 def _table(report: BenchReport) -> Table:

@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from ._errors import InvalidInputError
+from litesr_edge.errors import InvalidInputError
 
 HIDE_ENV = "LITESR_EDGE_HIDE_CPU"
 FEATURES = ("bf16", "amx", "vnni", "int8")

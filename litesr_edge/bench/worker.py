@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ._errors import EngineUnavailableError
+from litesr_edge.errors import EngineUnavailableError
 
 __all__ = ["Worker"]
 

@@ -1,0 +1,1 @@
+"""Quality evaluation (opt-in): metrics, MATLAB bicubic, datasets, peers (litesr-edge eval)."""
