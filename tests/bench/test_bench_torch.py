@@ -16,7 +16,7 @@ from export.fast_graph import rewrite_for_speed  # noqa: E402
 from litesr_edge.bench.run import benchmark_image, litesr_candidate, torch_candidate  # noqa: E402
 
 pytestmark = [pytest.mark.maintainer, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

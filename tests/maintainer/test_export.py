@@ -20,7 +20,7 @@ from litesr_edge.registry.info import ModelInfo  # noqa: E402
 from models.litesrnet import LiteSRConfig, LiteSRNet, count_params  # noqa: E402
 
 pytestmark = pytest.mark.maintainer
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from litesr_edge.quality.bicubic import imresize
 from litesr_edge.quality.evaluate import bicubic_upsampler, evaluate, find_dataset, iter_pairs
 
-TEST_SETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "test"
+TEST_SETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "test"
 
 pytestmark = [
     pytest.mark.data,

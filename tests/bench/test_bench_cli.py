@@ -20,7 +20,7 @@ from litesr_edge.cli import _register, app
 
 _register()
 QUICK = ["--size", "32x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1"]
-PEERS = Path(__file__).resolve().parents[1].parent / "shared" / "peers" / "opencv-dnn-superres"
+PEERS = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "opencv-dnn-superres"
 
 
 def _bench(*args: object) -> Result:

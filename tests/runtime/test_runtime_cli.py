@@ -27,7 +27,7 @@ from litesr_edge import (
 from litesr_edge.cli import _register, app
 
 _register()
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: object) -> Result:
