@@ -1,4 +1,4 @@
-"""litesr-edge: exact, memory-bounded LiteSRNet super-resolution on ONNX Runtime.
+"""litesr-edge: exact, memory-bounded LiteSRNet super-resolution on ONNX Runtime or OpenVINO.
 
     >>> from litesr_edge import Upscaler, read_image, write_image
     >>> up = Upscaler(scale=4)                 # bundled x4 model, best available device
@@ -6,7 +6,8 @@
     >>> up.upscale_file("in.png", "in_x4.png") # or file to file, written atomically
 
 The runtime needs only numpy, onnxruntime, opencv-python-headless, typer and
-rich; it never imports torch.
+rich; it never imports torch. Importing this package imports no engine: ONNX
+Runtime (or OpenVINO) loads when the first Upscaler is built.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from litesr_edge.engines.onnxruntime import available_providers
 from litesr_edge.errors import (
     DatasetError,
     EngineFallbackWarning,
@@ -25,6 +25,7 @@ from litesr_edge.errors import (
     InvalidInputError,
     LiteSRError,
     ModelError,
+    OutOfMemoryError,
     ProviderError,
 )
 from litesr_edge.io import read_image, write_image
@@ -52,6 +53,7 @@ __all__ = [
     "LiteSRError",
     "ModelError",
     "ModelInfo",
+    "OutOfMemoryError",
     "ProviderError",
     "SAMPLE_IMAGE",
     "Upscaler",
@@ -61,3 +63,10 @@ __all__ = [
     "read_image",
     "write_image",
 ]
+
+
+def available_providers() -> list[str]:
+    """ONNX Runtime execution providers usable on this machine, CPU last (imports onnxruntime)."""
+    from litesr_edge.engines.onnxruntime import available_providers as ort_providers
+
+    return ort_providers()

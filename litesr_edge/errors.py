@@ -16,6 +16,7 @@ __all__ = [
     "ImageTooLargeError",
     "DatasetError",
     "EngineUnavailableError",
+    "OutOfMemoryError",
     "EngineFallbackWarning",
 ]
 
@@ -72,6 +73,12 @@ class EngineUnavailableError(LiteSRError):
     """An optional inference engine or precision is not installed or supported."""
 
     exit_code = 9
+
+
+class OutOfMemoryError(LiteSRError, MemoryError):
+    """The machine has not enough memory for the image or the tile being upscaled."""
+
+    exit_code = 10
 
 
 class EngineFallbackWarning(UserWarning):

@@ -13,7 +13,14 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from litesr_edge.engines import check_precision, model_precision
 from litesr_edge.engines._ort_options import make_session_options
-from litesr_edge.errors import EngineUnavailableError, InvalidInputError, LiteSRError, ModelError, ProviderError
+from litesr_edge.errors import (
+    EngineUnavailableError,
+    InvalidInputError,
+    LiteSRError,
+    ModelError,
+    OutOfMemoryError,
+    ProviderError,
+)
 from litesr_edge.registry.info import ModelInfo
 
 __all__ = ["AUTO_PROVIDERS", "OrtEngine", "available_providers", "resolve_providers"]
@@ -169,6 +176,11 @@ class OrtEngine:
         try:
             result = self._session.run([self._output], {self._input: batch})[0]
         except _ORT_ERRORS as exc:
+            if "alloc" in str(exc).lower():
+                raise OutOfMemoryError(
+                    f"not enough memory to run a {batch.shape[3]}x{batch.shape[2]} tile with {self._provider}; "
+                    "lower max_memory_mb (--max-memory) or tile (--tile)"
+                ) from exc
             raise LiteSRError(
                 f"inference failed on a {batch.shape[2]}x{batch.shape[3]} tile with {self._provider}: "
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; try a smaller --tile/--max-memory"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from litesr_edge.errors import EngineUnavailableError, InvalidInputError, ModelError
 from litesr_edge.registry.info import ModelInfo
 from litesr_edge.registry.metadata import read_model_info
 
-__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models", "model_for_precision"]
+__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models", "model_for_precision", "resolve"]
 
 # Read at call time (not bound as a default) so tests can point it elsewhere.
 MODELS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -29,8 +30,15 @@ def list_models(folder: Path | None = None) -> list[BundledModel]:
     A file there that is not a litesr-edge model is a broken install: ModelError.
     """
     root = MODELS_DIR if folder is None else folder
-    found = [BundledModel(path, read_model_info(path)) for path in sorted(root.glob("*.onnx"))]
-    return sorted(found, key=lambda m: (m.info.scale, m.info.depth, m.info.precision, m.path.name))
+    stamps = tuple((p, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(root.glob("*.onnx")))
+    return list(_read_all(stamps))
+
+
+@lru_cache(maxsize=16)
+def _read_all(stamps: tuple[tuple[Path, int, int], ...]) -> tuple[BundledModel, ...]:
+    # Keyed by name, mtime and size: a folder is read once, and again only when a file changes.
+    found = [BundledModel(path, read_model_info(path)) for path, _mtime, _size in stamps]
+    return tuple(sorted(found, key=lambda m: (m.info.scale, m.info.depth, m.info.precision, m.path.name)))
 
 
 def find_model(scale: int, depth: int, folder: Path | None = None, precision: str = "fp32") -> BundledModel:
@@ -78,3 +86,8 @@ def model_for_precision(path: Path, precision: str) -> Path:
         return find_model(info.scale, info.depth, precision="int8").path
     except InvalidInputError as exc:  # not even an fp32 model of that (scale, depth) is bundled
         raise EngineUnavailableError(f"no int8 model for x{info.scale} depth {info.depth}: {exc}") from exc
+
+
+def resolve(scale: int, depth: int, precision: str = "fp32") -> BundledModel:
+    """The bundled model for (scale, depth) stored in ``precision``; see :func:`find_model`."""
+    return find_model(scale, depth, precision=precision)

@@ -19,7 +19,7 @@ from litesr_edge import (
     ModelError,
     Upscaler,
 )
-from litesr_edge.upscaler import LUMA_WEIGHTS, store_output
+from litesr_edge._pixels import LUMA_WEIGHTS, store_output
 
 
 @pytest.fixture(scope="module")
