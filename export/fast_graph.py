@@ -34,6 +34,7 @@ these patterns are left unchanged. Used by the exporter::
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import onnx
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -224,9 +225,9 @@ def _rewrite_convtranspose(
     ):
         return None
     w = consts[node.input[1]]
-    strides = list(at.get("strides", [1, 1]))  # type: ignore[call-overload]
-    pads = list(at.get("pads", [0, 0, 0, 0]))  # type: ignore[call-overload]
-    opad = list(at.get("output_padding", [0, 0]))  # type: ignore[call-overload]
+    strides = list(at.get("strides", [1, 1]))
+    pads = list(at.get("pads", [0, 0, 0, 0]))
+    opad = list(at.get("output_padding", [0, 0]))
     s, k, p = strides[0], w.shape[2], pads[0]
     same = strides == [s, s] and pads == [p] * 4 and opad == [opad[0]] * 2 and w.shape[2] == w.shape[3]
     if w.ndim != 4 or not same or "output_shape" in at or at.get("auto_pad", b"NOTSET") != b"NOTSET":
@@ -263,7 +264,7 @@ def _rewrite_resize(
     s = int(round(scales[2])) if len(scales) == 4 else 0
     if len(scales) != 4 or scales[:2] != [1.0, 1.0] or scales[2] != scales[3] or s != scales[2] or s < 2:
         return None
-    kern, pb, pe = cubic_phase_kernels(s, float(at.get("cubic_coeff_a", -0.75)))  # type: ignore[arg-type]
+    kern, pb, pe = cubic_phase_kernels(s, float(at.get("cubic_coeff_a", -0.75)))
     k2 = np.einsum("ai,bj->abij", kern, kern).reshape(1, s * s, *kern.shape[1:] * 2)
     weight = np.repeat(k2, channels, axis=0).reshape(channels * s * s, 1, kern.shape[1], kern.shape[1])
     nodes, src = _pad_node(bld, node.input[0], pb, pe, "edge")
@@ -367,12 +368,12 @@ def _folded(conv: onnx.NodeProto, shuffle: onnx.NodeProto, consts: dict[str, np.
         return None
     w = consts[conv.input[1]]
     k = w.shape[2]
-    pads = [int(v) for v in at.get("pads", [0, 0, 0, 0])]  # type: ignore[attr-defined]
-    unit = [int(v) for v in [*at.get("strides", [1, 1]), *at.get("dilations", [1, 1])]]  # type: ignore[misc]
+    pads = [int(v) for v in at.get("pads", [0, 0, 0, 0])]
+    unit = [int(v) for v in [*at.get("strides", [1, 1]), *at.get("dilations", [1, 1])]]
     same = w.shape[3] == k and k % 2 == 1 and pads == [(k - 1) // 2] * 4
     if at.get("group", 1) != 1 or unit != [1] * 4 or not same or at.get("auto_pad", b"NOTSET") != b"NOTSET":
         return None
-    b = int(sat["blocksize"])  # type: ignore[call-overload]
+    b = int(sat["blocksize"])
     bias = consts[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(w.shape[0], np.float32)
     w2, b2, pad = conv_after_shuffle_weights(w, bias, b, (k - 1) // 2)
     phases = bld.name(f"{conv.output[0]}_phases")

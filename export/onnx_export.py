@@ -103,7 +103,8 @@ def random_model(scale: int, depth: int, seed: int) -> tuple[LiteSRNet, dict[str
         # tests exercise every path.
         model.tail.weight.normal_(0, 0.02)
         for m in (model.head, model.body, model.tail):
-            m.bias.normal_(0, 0.01)
+            if m.bias is not None:
+                m.bias.normal_(0, 0.01)
     return model.eval(), {
         "train_data": "none (UNTRAINED random weights, for pipeline tests only)",
         "seed": str(seed),
@@ -117,14 +118,15 @@ def to_onnx(model: LiteSRNet) -> onnx.ModelProto:
         torch.onnx.export(
             model,
             (torch.rand(1, 3, 16, 16),),
-            buf,
+            buf,  # type: ignore[arg-type]  # a file-like object is accepted (documented), the stub says path
             dynamo=False,
             opset_version=OPSET,
             input_names=["lr"],
             output_names=["sr"],
             dynamic_axes={"lr": {0: "N", 2: "H", 3: "W"}, "sr": {0: "N", 2: "sH", 3: "sW"}},
         )
-    return onnx.load_from_string(buf.getvalue())
+    proto: onnx.ModelProto = onnx.load_from_string(buf.getvalue())
+    return proto
 
 
 def simplify(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -132,7 +134,8 @@ def simplify(proto: onnx.ModelProto) -> onnx.ModelProto:
     if not ok:
         raise ExportError("onnxsim could not validate the simplified graph")
     onnx.checker.check_model(simple, full_check=True)
-    return simple
+    result: onnx.ModelProto = simple
+    return result
 
 
 def stamp(proto: onnx.ModelProto, model: LiteSRNet, extra: dict[str, str]) -> ModelInfo:

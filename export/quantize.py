@@ -81,11 +81,12 @@ def _producer_relu(graph: onnx.GraphProto, tensor: str) -> str:
         node = producers[node.input[0]]
     if node.op_type != "Relu":
         raise ValueError(f"Conv input {tensor} does not come from a ReLU (found {node.op_type})")
-    return node.output[0]
+    return str(node.output[0])
 
 
 def _round_even(x: np.ndarray) -> np.ndarray:
-    return np.rint(x)  # numpy rounds half to even, as QuantizeLinear and torch.round
+    rounded: np.ndarray = np.rint(x)  # numpy rounds half to even, as QuantizeLinear and torch.round
+    return rounded
 
 
 class _Edit:
@@ -176,9 +177,8 @@ def quantize_graph(
         raise ValueError(f"graph has {len(convs)} quantizable Convs but {act_scales.size} activation scales")
     edit = _Edit(graph)
     body_weight = convs[0].input[1]
-    layer = [0 if c.input[1] == body_weight else None for c in convs]
     rest = iter(range(1, len(weight_scales_)))
-    layer = [k if k is not None else next(rest) for k in layer]
+    layer = [0 if c.input[1] == body_weight else next(rest) for c in convs]
     rewired: dict[str, str] = {}
     weights: dict[str, tuple[str, np.ndarray]] = {}
     for i, conv in enumerate(convs):

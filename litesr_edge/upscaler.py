@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from litesr_edge._args import check_bool, check_int, check_number, check_path, check_providers, check_str
 from litesr_edge._pixels import Array, check_image, store_output, to_batch, upscale_alpha
-from litesr_edge.engines import ENGINES, PRECISIONS
+from litesr_edge.engines import ENGINES, PRECISIONS, Engine
 from litesr_edge.engines.resolve import Request, fallback_message, open_engine
 from litesr_edge.errors import (
     EngineFallbackWarning,
@@ -83,6 +83,9 @@ class Upscaler:
             missing, CPU without bf16, no int8 model), run ONNX Runtime on the
             fp32 model instead, issue an :class:`EngineFallbackWarning` and record
             why in :attr:`fallback_reason`. False (default) raises the error.
+        tta: test-time augmentation: every tile is run in the 8 flips/rotations
+            and the outputs are averaged (8x the inference time). Tiling stays
+            exact: each tile's crop is transformed, never the whole image.
 
     Images are numpy arrays, HxW (grey), HxWx1, HxWx3 (RGB order, not OpenCV's
     BGR) or HxWx4 (RGBA), of dtype uint8, uint16 or float32 in [0, 1]; the
@@ -106,8 +109,11 @@ class Upscaler:
         engine: EngineName = "onnxruntime",
         precision: PrecisionName | None = None,
         fallback: bool = False,
+        tta: bool = False,
     ) -> None:
         _check_arguments(scale, depth, tile, max_memory_mb, threads, max_pixels, engine, precision, fallback)
+        check_bool("tta", tta)
+        self._tta = tta
         source: Path | tuple[int, int] = check_path("model", model) if model is not None else (
             DEFAULT_SCALE if scale is None else scale, DEFAULT_DEPTH if depth is None else depth
         )
@@ -167,6 +173,11 @@ class Upscaler:
         return self._model_path
 
     @property
+    def tta(self) -> bool:
+        """Whether each tile is averaged over the 8 flips/rotations."""
+        return self._tta
+
+    @property
     def tile(self) -> int:
         """Core tile side in input pixels (0 = whole image)."""
         return self._tile
@@ -180,7 +191,8 @@ class Upscaler:
         return (
             f"Upscaler(scale={self.scale}, depth={self.info.depth}, model={str(self._model_path)!r}, "
             f"engine={self._engine_kind!r}, precision={self.precision!r}, provider={self.provider!r}, "
-            f"tile={self._tile}" + (", fallback=True)" if self._fallback_reason is not None else ")")
+            f"tile={self._tile}" + (", tta=True" if self._tta else "")
+            + (", fallback=True)" if self._fallback_reason is not None else ")")
         )
 
     def check_size(self, height: int, width: int, what: str = "the image") -> None:
@@ -246,7 +258,7 @@ class Upscaler:
         rows, cols = tile.crop_slices()
         batch = to_batch(colour[rows, cols])
         try:
-            result = self._engine.run(batch)
+            result = _run_tta(self._engine, batch) if self._tta else self._engine.run(batch)
         except MemoryError:
             raise OutOfMemoryError(
                 f"not enough memory to run a {batch.shape[3]}x{batch.shape[2]} tile; "
@@ -287,6 +299,20 @@ class Upscaler:
         if image.dtype == np.uint16:  # the output format must hold 16-bit samples
             check_output_path(dst, src, overwrite, image.dtype)
         return write_image(dst, self.upscale(image, progress=progress), overwrite=overwrite, source=src)
+
+
+def _run_tta(engine: Engine, batch: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The mean of the engine's outputs over the 8 dihedral transforms of ``batch``, in a fixed order."""
+    total: NDArray[np.float32] | None = None
+    for turns in range(4):
+        for flip in (False, True):
+            x = np.rot90(batch, turns, axes=(2, 3))
+            y = engine.run(np.ascontiguousarray(x[..., ::-1] if flip else x))
+            y = np.rot90(y[..., ::-1] if flip else y, -turns, axes=(2, 3))
+            total = y.astype(np.float32) if total is None else np.add(total, y, out=total)
+    if total is None:  # unreachable: the loops always run
+        raise ModelError("test-time augmentation produced no output")
+    return np.multiply(total, np.float32(1 / 8), out=total)
 
 
 def _check_arguments(

@@ -140,3 +140,33 @@ def test_bundled_models_need_no_onnxruntime_to_list() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert int(out) >= 1
+
+
+def test_tta_is_the_mean_of_the_eight_transforms(tiny_models: dict[int, Path]) -> None:
+    from litesr_edge.engines.onnxruntime import OrtEngine
+
+    image = np.random.default_rng(1).random((9, 12, 3), dtype=np.float32)
+    up = Upscaler(model=tiny_models[2], tile=0, threads=1, tta=True)
+    assert up.tta and "tta=True" in repr(up)
+    engine = OrtEngine(tiny_models[2], ["cpu"], 1)
+    outs = []
+    for k in range(4):
+        for flip in (False, True):
+            x = np.rot90(image, k)
+            x = x[:, ::-1] if flip else x
+            y = engine.run(np.ascontiguousarray(x.transpose(2, 0, 1)[None]))[0].transpose(1, 2, 0)
+            y = y[:, ::-1] if flip else y
+            outs.append(np.rot90(y, -k))
+    want = np.clip(np.mean(outs, axis=0), 0, 1)
+    np.testing.assert_allclose(up.upscale(image), want, atol=2e-6)
+    plain = Upscaler(model=tiny_models[2], tile=0, threads=1).upscale(image)
+    assert np.abs(up.upscale(image) - plain).max() > 1e-4
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_tta_tiled_equals_tta_whole(tiny_model_factory, scale: int) -> None:  # type: ignore[no-untyped-def]
+    model = tiny_model_factory(scale=scale, fast=True)
+    image = np.random.default_rng(scale).integers(0, 256, (23, 30, 3), dtype=np.uint8)
+    whole = Upscaler(model=model, tile=0, threads=1, tta=True).upscale(image)
+    for tile in (5, 11):
+        np.testing.assert_array_equal(Upscaler(model=model, tile=tile, threads=1, tta=True).upscale(image), whole)
