@@ -256,14 +256,17 @@ class Upscaler:
 
     def _run_tile(self, tile: Tile, colour: Array, colour_out: Array) -> None:
         rows, cols = tile.crop_slices()
-        batch = to_batch(colour[rows, cols])
         try:
+            batch = to_batch(colour[rows, cols])
             result = _run_tta(self._engine, batch) if self._tta else self._engine.run(batch)
+            self._store(tile, batch, result, colour_out)
         except MemoryError:
             raise OutOfMemoryError(
-                f"not enough memory to run a {batch.shape[3]}x{batch.shape[2]} tile; "
+                f"not enough memory to run a {cols.stop - cols.start}x{rows.stop - rows.start} tile; "
                 f"lower max_memory_mb (--max-memory) or tile (--tile, now {self._tile})"
             ) from None
+
+    def _store(self, tile: Tile, batch: NDArray[np.float32], result: NDArray[np.float32], colour_out: Array) -> None:
         s = self.scale
         expected = (1, 3, batch.shape[2] * s, batch.shape[3] * s)
         if result.shape != expected:

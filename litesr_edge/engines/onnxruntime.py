@@ -18,7 +18,6 @@ from litesr_edge.errors import (
     InvalidInputError,
     LiteSRError,
     ModelError,
-    OutOfMemoryError,
     ProviderError,
 )
 from litesr_edge.registry.info import ModelInfo
@@ -177,10 +176,7 @@ class OrtEngine:
             result = self._session.run([self._output], {self._input: batch})[0]
         except _ORT_ERRORS as exc:
             if "alloc" in str(exc).lower():
-                raise OutOfMemoryError(
-                    f"not enough memory to run a {batch.shape[3]}x{batch.shape[2]} tile with {self._provider}; "
-                    "lower max_memory_mb (--max-memory) or tile (--tile)"
-                ) from exc
+                raise MemoryError(str(exc)) from exc  # the Upscaler reports it as OutOfMemoryError
             raise LiteSRError(
                 f"inference failed on a {batch.shape[2]}x{batch.shape[3]} tile with {self._provider}: "
                 f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; try a smaller --tile/--max-memory"

@@ -261,6 +261,8 @@ class OpenVinoEngine:
             out: NDArray[np.float32] = np.add(net.get_output_tensor(0).data, skip, out=skip)
             return out.transpose(0, 3, 1, 2)
         except RuntimeError as exc:
+            if "alloc" in str(exc).lower():
+                raise MemoryError(str(exc)) from exc  # the Upscaler reports it as OutOfMemoryError
             raise LiteSRError(
                 f"inference failed on a {batch.shape[2]}x{batch.shape[3]} tile with {self.provider}: "
                 f"{_reason(exc)}; try a smaller --tile/--max-memory"

@@ -170,3 +170,32 @@ def test_tta_tiled_equals_tta_whole(tiny_model_factory, scale: int) -> None:  # 
     whole = Upscaler(model=model, tile=0, threads=1, tta=True).upscale(image)
     for tile in (5, 11):
         np.testing.assert_array_equal(Upscaler(model=model, tile=tile, threads=1, tta=True).upscale(image), whole)
+
+
+def test_a_real_memory_limit_gives_out_of_memory_not_a_traceback(tiny_models: dict[int, Path]) -> None:
+    # The whole image in one tile (tile=0) under an address-space limit: the engine's or
+    # numpy's allocation fails, and the caller gets OutOfMemoryError naming the options.
+    resource = pytest.importorskip("resource", reason="needs POSIX resource limits")
+    del resource
+    code = f"""
+import resource, sys
+import numpy as np
+from litesr_edge import OutOfMemoryError, Upscaler
+up = Upscaler(model={str(tiny_models[4])!r}, tile=0, threads=1)
+up.upscale(np.zeros((8, 8, 3), np.uint8))  # engine warmed up before the limit
+with open("/proc/self/status") as f:
+    vm = next(int(l.split()[1]) for l in f if l.startswith("VmSize")) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + 256 * 2**20, resource.RLIM_INFINITY))
+try:
+    up.upscale(np.zeros((1500, 1500, 3), np.uint8))
+except OutOfMemoryError as exc:
+    print("OOM", exc.exit_code, exc)
+    sys.exit(0)
+sys.exit("no OutOfMemoryError")
+"""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc/self/status (Linux)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("OOM 10 not enough memory") and "--max-memory" in proc.stdout
+    assert "Traceback" not in proc.stderr
