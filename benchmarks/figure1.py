@@ -5,7 +5,7 @@
 Reads benchmarks/results/eval/*.json (written by `litesr-edge eval --json`, see benchmarks/tables.py)
 and writes benchmarks/results/figure1_x{S}_{dataset}.png and .md. Multi-Adds use the bench
 convention (HR output 1280x720, LR = (1280 // S) x (720 // S)): our models counted from their ONNX
-graph, the OpenCV zoo peers from their convolution weights (litesr_edge.bench.run.peer_macs_per_lr_pixel),
+graph, the OpenCV zoo peers from their convolution weights (litesr_edge.bench.candidates.peer_macs_per_lr_pixel),
 bicubic as 16 taps per output value. The paper's LiteSRNet is drawn with the numbers it reports
 (Table 3 Multi-Adds, Table 1 parameters, Set5 PSNR); no other published point is drawn, because we
 do not have its Multi-Adds at this convention.
@@ -18,10 +18,11 @@ import json
 import sys
 from pathlib import Path
 
+from litesr_edge.bench.candidates import peer_macs_per_lr_pixel
 from litesr_edge.bench.macs import count_macs
 from litesr_edge.bench.onnx_graph import read_graph
 from litesr_edge.bench.plot import Bubble, bubble_chart
-from litesr_edge.bench.run import PAPER_TABLE3, peer_macs_per_lr_pixel
+from litesr_edge.bench.run import PAPER_TABLE3
 from litesr_edge.registry.metadata import read_model_info
 
 REPO = Path(__file__).resolve().parents[1]

@@ -38,12 +38,22 @@ import openvino as ov
 from export.fast_graph import rewrite_for_int8, rewrite_for_speed
 from export.onnx_export import load_checkpoint, simplify, stamp, to_onnx, torch_weight_scales
 from export.quantize import quantize_graph
+from litesr_edge._pixels import store_output
+from litesr_edge.bench.candidates import benchmark_image
 from litesr_edge.bench.machine import machine_info
-from litesr_edge.bench.run import benchmark_image, upscale_u8
 from litesr_edge.engines.openvino import OpenVinoEngine, _nhwc_output, split_skip
 from models.qat import QuantLiteSRNet
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def upscale_u8(engine: OpenVinoEngine, image: np.ndarray, scale: int) -> np.ndarray:
+    """The whole image through a bare engine (no tiling: engines are timed, not the Upscaler)."""
+    x = np.ascontiguousarray((image.astype(np.float32) / 255).transpose(2, 0, 1)[None])
+    out = np.empty((image.shape[0] * scale, image.shape[1] * scale, 3), np.uint8)
+    store_output(engine.run(x)[0], out)
+    return out
+
 RESULTS = REPO / "benchmarks" / "results"
 CONFIG = {"INFERENCE_PRECISION_HINT": "bf16", "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": 2,
           "PERF_COUNT": True}
@@ -110,7 +120,7 @@ def compare_forms(scale: int, rounds: int, folder: Path) -> dict[str, Any]:
     times = _round_robin({f: (lambda r=r: r.infer({0: x})) for f, r in requests.items()}, rounds)
     for form, path in files.items():
         engine = OpenVinoEngine(path, threads=2, precision="int8")
-        outputs[form] = upscale_u8(engine, image, 0, engine.info.receptive_field, scale).astype(np.int16)
+        outputs[form] = upscale_u8(engine, image, scale).astype(np.int16)
     first, second = outputs.values()
     return {"scale": scale, "lr_size": list(x.shape[2:]), "rounds": rounds,
             "network": _summary(times, "subpixel+fold"),
@@ -129,11 +139,10 @@ def compare_skips(scale: int, rounds: int) -> dict[str, Any]:
         raise SystemExit(f"{path}: expected a split-off skip that OpenCV reproduces")
     fallback._skip = ov.Core().compile_model(_nhwc_output(parts[1]), "CPU", {"INFERENCE_PRECISION_HINT": "f32",
                                                                             "INFERENCE_NUM_THREADS": 2})
-    rf = opencv.info.receptive_field
-    times = _round_robin({"opencv skip (shipped)": lambda: upscale_u8(opencv, image, 0, rf, scale),
-                          "openvino fp32 skip": lambda: upscale_u8(fallback, image, 0, rf, scale)}, rounds)
-    a = upscale_u8(opencv, image, 0, rf, scale).astype(np.int16)
-    b = upscale_u8(fallback, image, 0, rf, scale).astype(np.int16)
+    times = _round_robin({"opencv skip (shipped)": lambda: upscale_u8(opencv, image, scale),
+                          "openvino fp32 skip": lambda: upscale_u8(fallback, image, scale)}, rounds)
+    a = upscale_u8(opencv, image, scale).astype(np.int16)
+    b = upscale_u8(fallback, image, scale).astype(np.int16)
     return {"scale": scale, "rounds": rounds, "upscale": _summary(times, "openvino fp32 skip"),
             "max_uint8_difference": int(np.abs(a - b).max())}
 

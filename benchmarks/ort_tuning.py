@@ -29,7 +29,7 @@ import onnxruntime as ort
 from benchmarks.synthetic_model import build_litesrnet
 from export.fast_graph import rewrite_for_speed
 from litesr_edge.bench.machine import machine_info
-from litesr_edge.bench.run import TORCH_ENV
+from litesr_edge.bench.torch_worker import TORCH_ENV
 from litesr_edge.bench.worker import Worker
 from litesr_edge.engines._ort_options import make_session_options
 
@@ -113,7 +113,7 @@ def candidates(plain: Path, fast: Path, folded: Path, threads: int, x: np.ndarra
 
 def _torch(plain: Path, threads: int, x: np.ndarray) -> tuple[str, Worker] | None:
     try:
-        worker = Worker([sys.executable, "-m", "benchmarks.torch_worker", "--model", str(plain), "--width",
+        worker = Worker([sys.executable, "-m", "litesr_edge.bench.torch_worker", "--model", str(plain), "--width",
                          str(x.shape[3]), "--height", str(x.shape[2]), "--threads", str(threads)], cwd=REPO,
                         env=TORCH_ENV)
     except Exception as exc:  # noqa: BLE001 - any failure just drops the optional row, reported below

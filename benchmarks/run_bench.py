@@ -36,6 +36,7 @@ from litesr_edge.registry import list_models
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
+PEERS = REPO.parent / "shared" / "peers" / "opencv-dnn-superres"
 PAPER_NOTE = """## Multi-Adds: ours vs the paper
 
 Our count for x4 / depth 19 at 1280x720 output is {ours:.2f} G; the paper's Table 3 gives 16.64 G.
@@ -101,7 +102,7 @@ def table3(runs: int, threads: int, command: str, quick: bool) -> None:
 
 
 def compare(runs: int, threads: int, command: str) -> None:
-    opts = BenchOptions(scale="4", depth="19", runs=runs, threads=threads, precision="fp32,int8")
+    opts = BenchOptions(scale="4", depth="19", runs=runs, threads=threads, precision="fp32,int8", peers=PEERS)
     report, _ = run_bench(opts)
     _write(RESULTS / "bench_compare", report, [], command)
     plot_report(report, [], RESULTS / "bench_compare.png")

@@ -95,7 +95,7 @@ def recover_convtranspose_weights(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`subpixel_convtranspose_weights`: the ConvTranspose (Cin, Cout, k, k) weight and bias.
 
-    Lets tools that run the PyTorch model (benchmarks/torch_worker.py) load the weights
+    Lets tools that run the PyTorch model (litesr_edge.bench.torch_weights) load the weights
     of a rewritten graph.
     """
     phases = _phase_offsets(s, k, p)

@@ -122,8 +122,8 @@ def tile_memory_bytes(crop_side: int, channels: int = REFERENCE_CHANNELS) -> int
 def choose_tile(max_memory_mb: float, margin: int, channels: int = REFERENCE_CHANNELS) -> int:
     """Largest core tile whose crop (core + 2 margins) fits ``max_memory_mb``.
 
-    Depends only on the budget and the model, never on the image, so peak
-    inference memory stays flat however large the image grows.
+    Depends only on the budget and the model, never on the image, so the working
+    memory of one tile does not grow with the image (the input and output arrays do).
     """
     if not max_memory_mb > 0:
         raise InvalidInputError(f"max_memory_mb={max_memory_mb} must be > 0")

@@ -167,7 +167,7 @@ def _float_ops(core: ov.Core, precision: str) -> str:
 
     int8: the QDQ nodes make the convolutions int8 whatever the hint; the rest (head conv,
     decoder outputs, the recurrent steps' Adds) runs in bf16 where the CPU has it, like the
-    bf16 path (measured: about 10% faster than fp32 at x4, see README), with the bicubic
+    bf16 path (measured: about 10% faster than fp32 at x4, see docs/engines.md), with the bicubic
     skip split off in fp32.
     """
     if precision != "int8":
