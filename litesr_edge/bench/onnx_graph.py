@@ -2,12 +2,12 @@
 
 ``litesr-edge bench`` counts Multi-Adds from the model graph. ONNX Runtime (a runtime
 dependency) runs graphs but does not expose their nodes, and the ``onnx`` package is
-not a runtime dependency (it brings protobuf and ~15 MB for one feature). An ONNX file
+not a runtime dependency (it brings protobuf for one feature). An ONNX file
 is a protobuf message whose field numbers the ONNX project never changes (onnx.proto3
 guarantees wire compatibility), so this module decodes just the fields the MAC counter
 needs: nodes (op type, inputs, outputs, attributes), initializers (dims and values),
 graph inputs/outputs with their shapes, and metadata. Anything else is skipped.
-Tested against ``onnx.load`` on the same files (tests/test_bench_macs.py).
+Tested against ``onnx.load`` on the same files (the repository's tests/bench/test_bench_macs.py).
 """
 
 from __future__ import annotations

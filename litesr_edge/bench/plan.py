@@ -1,7 +1,7 @@
 """Which rows a ``bench`` run times, built from command-line style options; runs them.
 
-Kept apart from the CLI so scripts (benchmarks/run_bench.py) get the same rows as
-``litesr-edge bench`` without going through a terminal.
+Kept apart from the CLI so that scripts get the same rows as ``litesr-edge bench``
+without going through a terminal.
 """
 
 from __future__ import annotations
@@ -11,13 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from litesr_edge.bench.plot import bar_chart, line_chart
-from litesr_edge.bench.report import scaling_series
-from litesr_edge.bench.run import (
-    BenchReport,
-    Candidate,
-    Image,
-    bench,
+from litesr_edge.bench.candidates import (
     benchmark_image,
     bicubic_candidate,
     litesr_candidate,
@@ -25,16 +19,17 @@ from litesr_edge.bench.run import (
     scaling_point,
     torch_candidate,
 )
+from litesr_edge.bench.plot import bar_chart, line_chart
+from litesr_edge.bench.report import scaling_series
+from litesr_edge.bench.run import BenchReport, Candidate, Image, bench
 from litesr_edge.errors import EngineUnavailableError, InvalidInputError
 from litesr_edge.registry import BundledModel, list_models, model_for_precision
 from litesr_edge.registry.metadata import read_model_info
 from litesr_edge.tiling import choose_tile
 from litesr_edge.upscaler import DEFAULT_MAX_MEMORY_MB
 
-__all__ = ["COMPARISONS", "DEFAULT_PEERS", "REPO", "BenchOptions", "plot_report", "run_bench"]
+__all__ = ["COMPARISONS", "BenchOptions", "plot_report", "run_bench"]
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_PEERS = REPO.parent / "shared" / "peers" / "opencv-dnn-superres"
 COMPARISONS = ("bicubic", "peers", "tiled", "openvino", "int8", "torch")
 
 
@@ -54,7 +49,7 @@ class BenchOptions:
     engine: str = "onnxruntime"
     precision: str = "fp32"
     compare: str = ",".join(COMPARISONS)
-    peers: Path = DEFAULT_PEERS
+    peers: Path | None = None  # folder of OpenCV zoo .pb files; None: no peer rows (a note says so)
     scaling: str | None = None
     peak: bool = True
 
@@ -150,7 +145,7 @@ def _optional(cands: list[Candidate], notes: list[str], what: str, make: Callabl
 
 def _candidates(
     paths: Sequence[Path], size: tuple[int, int], pairs: Sequence[tuple[str, str]], device: str | None,
-    threads: int | None, tile_text: str, compare: Sequence[str], peers: Path,
+    threads: int | None, tile_text: str, compare: Sequence[str], peers: Path | None,
 ) -> tuple[list[Candidate], list[str]]:
     cands: list[Candidate] = []
     notes: list[str] = []
@@ -174,7 +169,7 @@ def _rf(path: Path) -> int:
 
 def _comparisons(
     cands: list[Candidate], notes: list[str], compare: Sequence[str], path: Path, image: Image,
-    first: Candidate, threads: int | None, seen_scales: set[int], peers: Path, pairs: Sequence[tuple[str, str]],
+    first: Candidate, threads: int | None, seen_scales: set[int], peers: Path | None, pairs: Sequence[tuple[str, str]],
 ) -> None:
     s = first.scale
     auto = choose_tile(DEFAULT_MAX_MEMORY_MB, _rf(path))
@@ -189,7 +184,7 @@ def _comparisons(
         _optional(cands, notes, f"openvino int8 x{s} d{first.depth}",
                   lambda: _litesr(path, image, "openvino", "int8", None, threads, 0))
     if "torch" in compare:
-        _optional(cands, notes, f"PyTorch x{s}", lambda: torch_candidate(path, image, threads or 2, REPO, first))
+        _optional(cands, notes, f"PyTorch x{s}", lambda: torch_candidate(path, image, threads or 2, first))
     if s in seen_scales:
         return
     seen_scales.add(s)
@@ -257,6 +252,7 @@ def _cores() -> int:
 
 
 def plot_report(report: BenchReport, scaling: list[dict[str, object]], path: Path) -> list[Path]:
+    """Write the latency bar chart to ``path`` (and ``<stem>_scaling`` beside it); return the files."""
     timed = [r for r in report.rows if r.latency is not None]
     written = [bar_chart([r.name for r in timed], [r.latency.median_s for r in timed if r.latency], path,
                          f"Latency per image, {report.settings.get('output')} output (median)", "seconds")]

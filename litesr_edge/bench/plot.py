@@ -1,6 +1,6 @@
 """Small charts drawn with OpenCV (a runtime dependency), so plotting needs no matplotlib.
 
-Three chart kinds cover the benchmark figures: horizontal bars (latency per row),
+Three chart kinds cover the benchmark charts: horizontal bars (latency per row),
 lines on log-log axes (scaling with input size) and labelled bubbles (PSNR vs
 Multi-Adds, bubble area proportional to parameters).
 """

@@ -1,4 +1,8 @@
-"""``litesr-edge bench``: Multi-Adds, parameters, memory and latency, beside the paper and the alternatives."""
+"""``litesr-edge bench``: Multi-Adds, parameters, memory and latency, beside the paper and the alternatives.
+
+``bench_command`` is registered on the app by :mod:`litesr_edge.cli`; importing this
+module has no side effect.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from litesr_edge.bench.plan import COMPARISONS, DEFAULT_PEERS, BenchOptions, plot_report, run_bench
+from litesr_edge.bench.plan import COMPARISONS, BenchOptions, plot_report, run_bench
 from litesr_edge.bench.report import COLUMNS, cells, machine_line, scaling_markdown, to_csv
 from litesr_edge.bench.run import BenchReport
-from litesr_edge.cli import app
-from litesr_edge.errors import LiteSRError
+from litesr_edge.cli._output import fail, translate
+from litesr_edge.errors import ImageWriteError, LiteSRError
+
+# Where --peers is read from when the flag is not given.
+PEERS_ENV = "LITESR_EDGE_PEERS"
 
 
 def _table(report: BenchReport) -> Table:
@@ -25,6 +32,13 @@ def _table(report: BenchReport) -> Table:
     for row in report.rows:
         table.add_row(*cells(row))
     return table
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write --output {path} ({exc.strerror}); pick a writable file") from None
 
 
 def _print(report: BenchReport, scaling: list[dict[str, object]]) -> None:
@@ -38,12 +52,11 @@ def _print(report: BenchReport, scaling: list[dict[str, object]]) -> None:
         out.print(f"  {row.name}: provider {row.provider}, threads {row.threads or 'default'}"
                   + (f"; {row.note}" if row.note else ""), soft_wrap=True, markup=False, highlight=False)
     for note in report.notes:
-        out.print(f"note: {note}", soft_wrap=True, markup=False, highlight=False)
+        out.print(f"note: {translate(note)}", soft_wrap=True, markup=False, highlight=False)
     if scaling:
         out.print(scaling_markdown(scaling), markup=False, highlight=False)
 
 
-@app.command("bench")
 def bench_command(
     scale: Annotated[str | None, typer.Option("--scale", "-s", help="Scales, e.g. 2,3,4 (default: all).")] = None,
     depth: Annotated[str | None, typer.Option(help="Depths, e.g. 13,16,19 (default: all bundled).")] = None,
@@ -52,14 +65,16 @@ def bench_command(
     device: Annotated[str | None, typer.Option(help="ONNX Runtime provider, e.g. cpu or cuda (default: auto).")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: the engine's choice).")] = None,
     tile: Annotated[str, typer.Option(help="Tile sizes, comma-separated; 0 = whole image, auto = default.")] = "0",
-    runs: Annotated[int, typer.Option(help="Timed runs per row (after warm-up); the issue asks >= 10.")] = 10,
+    runs: Annotated[int, typer.Option(help="Timed runs per row (after warm-up).")] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed runs per row first (the first one measures memory).")] = 2,
     engine: Annotated[str, typer.Option(help="Engines: onnxruntime, openvino (comma-separated).")] = "onnxruntime",
     precision: Annotated[str, typer.Option(help="Precisions: fp32, bf16 (comma-separated).")] = "fp32",
     compare: Annotated[str, typer.Option(help=f"Extra rows: {','.join(COMPARISONS)} or none.")] = ",".join(COMPARISONS),
-    peers: Annotated[Path, typer.Option(help="Folder of OpenCV zoo .pb peers.")] = DEFAULT_PEERS,
+    peers: Annotated[Path | None, typer.Option(
+        help="Folder of OpenCV zoo .pb peers (FSRCNN_x4.pb...); without it, no peer rows.",
+        envvar=PEERS_ENV, show_default=False)] = None,
     scaling: Annotated[str | None, typer.Option(help="Also sweep square LR sides, e.g. 128,256,512,1024,2048.")] = None,
-    peak: Annotated[bool, typer.Option(help="Measure the fp32 GEMM peak (about 2 s).")] = True,
+    peak: Annotated[bool, typer.Option(help="Measure the fp32 GEMM peak (a few seconds).")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the rows as CSV.")] = False,
     output: Annotated[Path | None, typer.Option(help="Also write the JSON report to this file.")] = None,
@@ -67,22 +82,19 @@ def bench_command(
 ) -> None:
     """Measure Multi-Adds, parameters, memory and latency of LiteSRNet models, beside the paper and peers."""
     try:
-        opts = BenchOptions(scale, depth, tuple(model or ()), size, device, threads, tile, runs, warmup, engine,
-                            precision, compare, peers, scaling, peak)
+        opts = BenchOptions(scale=scale, depth=depth, models=tuple(model or ()), size=size, device=device,
+                            threads=threads, tile=tile, runs=runs, warmup=warmup, engine=engine, precision=precision,
+                            compare=compare, peers=peers, scaling=scaling, peak=peak)
         report, points = run_bench(opts)
         if output is not None:
-            output.write_text(json.dumps({**report.to_json(), "scaling": points}, indent=2) + "\n")
+            _write_json(output, {**report.to_json(), "scaling": points})
         if plot is not None:
             plot_report(report, points, plot)
     except LiteSRError as exc:
-        Console(stderr=True).print(f"error: {' '.join(str(exc).split())}", soft_wrap=True, markup=False,
-                                   highlight=False)
-        raise typer.Exit(exc.exit_code) from None
+        fail(exc)
     if as_json:
         print(json.dumps({**report.to_json(), "scaling": points}, indent=2))
     elif as_csv:
         print(to_csv(report), end="")
     else:
         _print(report, points)
-
-

@@ -1,4 +1,8 @@
-"""``litesr-edge compare``: a side-by-side figure (HR crop, bicubic, ours, peers) with PSNRs."""
+"""``litesr-edge compare``: one image of side-by-side crops (HR, bicubic, ours, peers) with PSNRs.
+
+``compare_command`` is registered on the app by :mod:`litesr_edge.cli`; importing this
+module has no side effect.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import typer
 
-from litesr_edge.cli import app
+from litesr_edge.cli._output import fail
 from litesr_edge.errors import InvalidInputError, LiteSRError
 from litesr_edge.io import check_output_path, read_image, write_image
 from litesr_edge.quality.bicubic import imresize
@@ -106,18 +110,17 @@ def _methods(scale: int, depth: int | None, model: Path | None, peers: list[Path
     return methods
 
 
-@app.command("compare")
 def compare_command(
     image: Annotated[Path, typer.Argument(help="A high-resolution image (ground truth).", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Figure to write (.png).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Image to write (.png).", show_default=False)],
     scale: Annotated[int, typer.Option("-s", "--scale", help="Upscaling factor.")] = 4,
     crop: Annotated[str | None, typer.Option(help="x,y,w,h of the HR region shown. Default: centre.")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="A litesr-edge .onnx model.")] = None,
     depth: Annotated[int | None, typer.Option(help="Recurrence depth of the bundled model (default 19).")] = None,
     peer: Annotated[list[Path] | None, typer.Option(help="OpenCV zoo .pb to add (repeatable).")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing figure.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output image.")] = False,
 ) -> None:
-    """Figure 4: HR crop, bicubic, ours and peers side by side, each with its PSNR.
+    """Write HR crop, bicubic, ours and peers side by side, each with its PSNR, to one image.
 
     The HR image is mod-cropped to a multiple of the scale and shrunk with MATLAB
     bicubic; every method upscales that LR. Captions give the PSNR of the whole
@@ -133,5 +136,4 @@ def compare_command(
         results += [(name, upsample(lr)) for name, upsample in _methods(scale, depth, model, peer or [])]
         write_image(output, compose(truth, results, box, scale), overwrite=overwrite, source=image)
     except LiteSRError as exc:
-        typer.echo("error: " + " ".join(str(exc).split()), err=True)
-        raise typer.Exit(exc.exit_code) from None
+        fail(exc)

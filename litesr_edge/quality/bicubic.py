@@ -4,10 +4,10 @@ The super-resolution literature makes its low-resolution inputs with MATLAB's
 ``imresize``: Keys cubic kernel (a = -0.5), widened by ``1/scale`` when
 shrinking (antialiasing), height resized before width in float64, and for
 uint8 images a rounding to uint8 after each axis (MATLAB keeps the class
-between the two passes). At the borders the canonical benchmark LR files
-(``../shared/datasets/test``) are reproduced bit-exactly with edge-replicate
-padding, while MATLAB's symmetric padding misses 1-4% of their pixels
-(measured), so replicate is what this module does. Training, evaluation and the
+between the two passes). At the borders the canonical LR files of the
+benchmark sets (Set5, Set14, ...) are reproduced bit-exactly with edge-replicate
+padding, while MATLAB's symmetric padding misses some of their border
+pixels, so replicate is what this module does. Training, evaluation and the
 ``--bicubic`` baseline all use this one function.
 """
 

@@ -2,7 +2,7 @@
 
 A dataset is a folder in one of two layouts:
 
-* **pairs** -- the benchmark layout of ``../shared/datasets/test/<Set>``:
+* **pairs** -- the layout of the usual SR benchmark sets (Set5, Set14, BSD100, ...):
   ``image_SRF_<s>/img_NNN_SRF_<s>_HR.png`` beside ``..._LR.png`` (the canonical
   MATLAB LR files). The ``image_SRF_<s>`` folder itself may be given too.
 * **hr-folder** -- a plain folder of HR images: each is mod-cropped to a
@@ -11,7 +11,7 @@ A dataset is a folder in one of two layouts:
 
 Every method sees 3-channel RGB input: a one-channel (grey) image is repeated
 into three channels. It is then scored against its grey ground truth on grey
-levels, the convention behind the published tables (see ``_metrics``).
+levels, the convention behind the published tables (see :mod:`litesr_edge.quality.metrics`).
 
 Any upscaler plugs in as an :data:`Upsampler`: a callable taking an HxWx3 uint8
 RGB LR image and returning the (sH)x(sW)x3 uint8 RGB SR image.
@@ -124,7 +124,7 @@ class DatasetScore:
 def _layout_hint(scale: int) -> str:
     return (
         f"expected image_SRF_{scale}/img_NNN_SRF_{scale}_HR.png + _LR.png pairs "
-        f"(as in ../shared/datasets/test/Set5) or a folder of HR images ({', '.join(IMAGE_SUFFIXES)})"
+        f"(the layout of the Set5/Set14 benchmark sets) or a folder of HR images ({', '.join(IMAGE_SUFFIXES)})"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,12 @@ from typer.testing import CliRunner, Result
 from litesr_edge.bench.macs import count_macs
 from litesr_edge.bench.onnx_graph import read_graph
 from litesr_edge.bench.run import SCHEMA
-from litesr_edge.cli import _register, app
+from litesr_edge.cli import app
 
-_register()
 QUICK = ["--size", "32x24", "--runs", "1", "--warmup", "1", "--no-peak", "--threads", "1"]
-PEERS = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "opencv-dnn-superres"
+# The OpenCV zoo .pb files: LITESR_EDGE_PEERS (as for `bench --peers`), else the checkout's neighbour.
+CHECKOUT_PEERS = Path(__file__).resolve().parents[2].parent / "shared" / "peers" / "opencv-dnn-superres"
+PEERS = Path(os.environ.get("LITESR_EDGE_PEERS") or CHECKOUT_PEERS)
 
 
 def _bench(*args: object) -> Result:
@@ -120,6 +122,66 @@ def test_peer_rows(tiny_models: dict[int, Path]) -> None:
 def test_missing_peers_folder_is_a_note(tiny_models: dict[int, Path], tmp_path: Path) -> None:
     data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "peers", "--peers", tmp_path, "--json"))
     assert len(data["rows"]) == 1 and any("peers skipped" in n for n in data["notes"])
+
+
+def test_peers_default_to_none_with_a_hint(tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # No folder is assumed (an installed package has no checkout beside it): the note says what to pass.
+    monkeypatch.delenv("LITESR_EDGE_PEERS", raising=False)
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "peers", "--json"))
+    (note,) = [n for n in data["notes"] if "peers skipped" in n]
+    assert "--peers FOLDER" in note and "LITESR_EDGE_PEERS" in note and "shared" not in note
+
+
+def test_peers_folder_from_the_environment(
+    tiny_models: dict[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LITESR_EDGE_PEERS", str(tmp_path))
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "peers", "--json"))
+    assert any(f"no *_x2.pb in {tmp_path}" in n for n in data["notes"])
+
+
+def test_help_names_no_checkout_path_or_issue() -> None:
+    result = _bench("--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "LITESR_EDGE_PEERS" in text
+    for word in ("shared", "issue", "Issue", "Figure"):
+        assert word not in text
+
+
+def test_rows_time_the_upscaler(tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The LiteSRNet rows call Upscaler.upscale (what users run), not a copy of its tile loop.
+    from litesr_edge.upscaler import Upscaler
+
+    calls: list[int] = []
+    real = Upscaler.upscale
+
+    def counted(self: Upscaler, image: Any) -> Any:
+        calls.append(self.tile)
+        return real(self, image)
+
+    monkeypatch.setattr(Upscaler, "upscale", counted)
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--tile", "0,5", "--runs", "2", "--compare", "none",
+                        "--json"))
+    assert [r["tile"] for r in data["rows"]] == [0, 5]
+    # per row: the memory run (Linux only), warm-up - 1 more, then the 2 timed runs
+    assert calls.count(0) == calls.count(5) in (2, 3) and len(calls) == 2 * calls.count(0)
+
+
+def test_unwritable_output_is_one_line_error(tiny_models: dict[int, Path], tmp_path: Path) -> None:
+    result = _bench("--model", tiny_models[2], *QUICK, "--compare", "none", "--output", tmp_path / "no" / "r.json")
+    assert result.exit_code == 4
+    assert "--output" in result.output and "Traceback" not in result.output
+
+
+def test_missing_torch_is_a_note(tiny_models: dict[int, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    data = _json(_bench("--model", tiny_models[2], *QUICK, "--compare", "torch", "--json"))
+    assert len(data["rows"]) == 1
+    assert any("PyTorch x2 skipped" in n and "pip install torch" in n for n in data["notes"])
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from litesr_edge.errors import InvalidInputError, ModelError
 from litesr_edge.quality.peers import OpenCVSuperRes, _depth_to_space
 
 REPO = Path(__file__).resolve().parents[2]
-PEERS = REPO.parent / "shared" / "peers" / "opencv-dnn-superres"
+# The OpenCV zoo .pb files: LITESR_EDGE_PEERS (as for `bench --peers`), else the checkout's neighbour.
+PEERS = Path(os.environ.get("LITESR_EDGE_PEERS") or REPO.parent / "shared" / "peers" / "opencv-dnn-superres")
 CONTRIB_PYTHON = Path(os.environ.get("LITESR_CONTRIB_PYTHON", str(REPO.parent / "venv-peers" / "bin" / "python")))
 needs_peers = pytest.mark.skipif(not PEERS.is_dir(), reason=f"OpenCV zoo models not found at {PEERS}")
 
