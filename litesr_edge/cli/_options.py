@@ -8,6 +8,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
 
 from litesr_edge.errors import EngineFallbackWarning
 
@@ -22,6 +26,10 @@ PRECISION_HELP = (
     "If the engine/precision cannot run here, onnxruntime fp32 runs instead and a note says why."
 )
 OPENVINO_INSTALL = "pip install 'litesr-edge[openvino]'"
+EngineOpt = Annotated[str, typer.Option("--engine", help=ENGINE_HELP, metavar="onnxruntime|openvino")]
+PrecisionOpt = Annotated[
+    str | None, typer.Option("--precision", help=PRECISION_HELP, show_default=False, metavar="fp32|bf16|int8")
+]
 
 
 @contextmanager
@@ -41,19 +49,48 @@ def fallback_note(reason: str | None) -> str | None:
     return "note: " + " ".join(fallback_message(reason).split())
 
 
-def engine_lines() -> list[str]:
-    """One line per engine: which precisions run on this machine, or why not. Never raises."""
-    lines = ["onnxruntime: fp32 usable (default engine), int8 usable with an int8 model; bf16 not supported"]
+@dataclass(frozen=True)
+class EngineStatus:
+    """One engine as ``info`` reports it: installed or not, which precisions run here, one line of text."""
+
+    name: str
+    installed: bool
+    precisions: dict[str, bool]
+    text: str
+
+    @property
+    def line(self) -> str:
+        """``<name>: <text>``, for the text report."""
+        return f"{self.name}: {self.text}"
+
+
+_ORT = EngineStatus(
+    "onnxruntime", True, {"fp32": True, "bf16": False, "int8": True},
+    "fp32 usable (default engine), int8 usable with an int8 model; bf16 not supported",
+)
+
+
+def engine_statuses() -> list[EngineStatus]:
+    """Every engine and what it can run on this machine. Never raises."""
+    none = {"fp32": False, "bf16": False, "int8": False}
     try:
         from litesr_edge.engines.openvino import bf16_supported, int8_supported
     except ModuleNotFoundError as exc:
-        return [*lines, f"openvino: not installed ({exc.name!r} is missing); {OPENVINO_INSTALL}"]
+        text = f"not installed ({exc.name!r} is missing); {OPENVINO_INSTALL}"
+        return [_ORT, EngineStatus("openvino", False, none, text)]
     try:
         bf16, int8 = bf16_supported(), int8_supported()
     except RuntimeError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        return [*lines, f"openvino: installed, but its CPU plugin failed ({reason}); reinstall openvino"]
+        text = f"installed, but its CPU plugin failed ({reason}); reinstall openvino"
+        return [_ORT, EngineStatus("openvino", True, none, text)]
     bf16_text = ("bf16 usable (default; this CPU has AVX512_BF16/AMX)" if bf16
                  else "bf16 NOT usable (this CPU has no AVX512_BF16/AMX)")
     int8_text = "int8 usable with an int8 model" if int8 else "int8 NOT usable (no int8 kernels on this CPU)"
-    return [*lines, f"openvino: fp32 usable; {bf16_text}; {int8_text}"]
+    usable = {"fp32": True, "bf16": bf16, "int8": int8}
+    return [_ORT, EngineStatus("openvino", True, usable, f"fp32 usable; {bf16_text}; {int8_text}")]
+
+
+def engine_lines() -> list[str]:
+    """One line per engine: which precisions run on this machine, or why not. Never raises."""
+    return [status.line for status in engine_statuses()]

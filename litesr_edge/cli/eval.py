@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import numpy as np
 import numpy.typing as npt
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,8 +22,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from litesr_edge.cli import app
-from litesr_edge.cli._options import ENGINE_HELP, PRECISION_HELP, fallback_as_note, fallback_note
+from litesr_edge.cli._options import EngineOpt, PrecisionOpt, fallback_as_note, fallback_note
+from litesr_edge.cli._output import fail, print_note
 from litesr_edge.errors import InvalidInputError, LiteSRError
 from litesr_edge.quality.evaluate import (
     Dataset,
@@ -36,6 +37,9 @@ from litesr_edge.quality.evaluate import (
     results_to_json,
 )
 
+if TYPE_CHECKING:
+    from litesr_edge.upscaler import EngineName, PrecisionName
+
 Method = tuple[Upsampler, dict[str, JsonValue]]
 
 
@@ -45,6 +49,7 @@ class EngineChoice:
 
     kind: str
     precision: str | None
+    tta: bool = False
 
 
 def _ours(
@@ -55,12 +60,11 @@ def _ours(
 
     with fallback_as_note():
         upscaler = Upscaler(
-            scale=scale, depth=depth, model=model, tile=tile, threads=threads, engine=engine.kind,
-            precision=engine.precision, fallback=True,
+            # Unknown names are the library's to reject: its message lists the valid ones.
+            scale=scale, depth=depth, model=model, tile=tile, threads=threads, engine=cast("EngineName", engine.kind),
+            precision=cast("PrecisionName | None", engine.precision), fallback=True, tta=engine.tta,
         )
-    note = fallback_note(upscaler.fallback_reason)
-    if note is not None:
-        typer.echo(note, err=True)
+    print_note(fallback_note(upscaler.fallback_reason))
     info = upscaler.info
     described: dict[str, JsonValue] = {
         "name": "litesrnet",
@@ -72,8 +76,11 @@ def _ours(
         "engine": upscaler.engine,
         "precision": upscaler.precision,
         "provider": upscaler.provider,
+        "requested_engine": engine.kind,
+        "requested_precision": engine.precision,
         "fallback_reason": upscaler.fallback_reason,
         "tile": upscaler.tile,
+        "tta": upscaler.tta,
     }
 
     def upsample(lr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -138,7 +145,8 @@ def _print_tables(results: list[DatasetScore], method: str, per_image: bool) -> 
     console = Console()
     for r in results:
         if per_image:
-            table = Table(title=f"{r.dataset.name} x{r.dataset.scale} -- {method} ({r.dataset.layout})")
+            title = f"{r.dataset.name} x{r.dataset.scale} -- {method} ({r.dataset.layout})"
+            table = Table(title=escape(title))
             for col in ("image", "size", "PSNR (dB)", "SSIM"):
                 table.add_column(col, justify="left" if col == "image" else "right")
             for s in r.images:
@@ -146,7 +154,7 @@ def _print_tables(results: list[DatasetScore], method: str, per_image: bool) -> 
                 table.add_row(s.name, f"{s.width}x{s.height}{grey}", f"{s.psnr:.2f}", f"{s.ssim:.4f}")
             table.add_row("mean", f"{len(r.images)} images", f"{r.psnr:.2f}", f"{r.ssim:.4f}", style="bold")
             console.print(table)
-    summary = Table(title=f"mean -- {method}", caption="Y channel, border = scale")
+    summary = Table(title=escape(f"mean -- {method}"), caption="Y channel, border = scale")
     for col in ("dataset", "scale", "images", "PSNR (dB)", "SSIM"):
         summary.add_column(col, justify="left" if col == "dataset" else "right")
     for r in results:
@@ -154,55 +162,62 @@ def _print_tables(results: list[DatasetScore], method: str, per_image: bool) -> 
     console.print(summary)
 
 
-@app.command("eval")
+# The options, one alias each, so that the command's signature stays readable.
+Datasets = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Dataset folders: the benchmark layout (image_SRF_<s>/*_HR.png + *_LR.png, "
+        "e.g. ../shared/datasets/test/Set5) or a plain folder of HR images.",
+        show_default=False,
+    ),
+]
+Scale = Annotated[int, typer.Option("-s", "--scale", help="Upscaling factor.")]
+Model = Annotated[Path | None, typer.Option("--model", "-m", help="A litesr-edge .onnx model.", metavar="FILE")]
+Bicubic = Annotated[bool, typer.Option("--bicubic", help="Evaluate MATLAB bicubic upsampling.")]
+Peer = Annotated[Path | None, typer.Option("--peer", help="Evaluate an OpenCV zoo FSRCNN/ESPCN .pb instead.")]
+Depth = Annotated[int | None, typer.Option("--depth", help="Recurrence depth of the bundled model (default 19).")]
+TileSide = Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (0 = whole image).")]
+Threads = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: the engine's choice).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print the JSON document only.")]
+Summary = Annotated[bool, typer.Option("--summary", help="Only the mean table, no per-image rows.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+TTA = Annotated[bool, typer.Option("--tta", help="Average the 8 flips/rotations of every tile (8x slower).")]
+
+
 def eval_command(
-    datasets: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Dataset folders: the benchmark layout (image_SRF_<s>/*_HR.png + *_LR.png, "
-            "e.g. ../shared/datasets/test/Set5) or a plain folder of HR images.",
-            show_default=False,
-        ),
-    ],
-    scale: Annotated[int, typer.Option("-s", "--scale", help="Upscaling factor.")] = 4,
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="A litesr-edge .onnx model.")] = None,
-    bicubic: Annotated[bool, typer.Option("--bicubic", help="Evaluate MATLAB bicubic upsampling.")] = False,
-    peer: Annotated[
-        Path | None, typer.Option("--peer", help="Evaluate an OpenCV zoo FSRCNN/ESPCN .pb instead.")
-    ] = None,
-    depth: Annotated[
-        int | None, typer.Option("--depth", help="Recurrence depth of the bundled model (default 19).")
-    ] = None,
-    tile: Annotated[int | None, typer.Option("--tile", help="Tile size in LR pixels (0 = whole image).")] = None,
-    threads: Annotated[
-        int | None, typer.Option("--threads", help="CPU threads (default: the engine's choice).")
-    ] = None,
-    engine: Annotated[str, typer.Option("--engine", help=ENGINE_HELP)] = "onnxruntime",
-    precision: Annotated[
-        str | None, typer.Option("--precision", help=PRECISION_HELP, show_default=False)
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the JSON document only.")] = False,
-    summary: Annotated[bool, typer.Option("--summary", help="Only the mean table, no per-image rows.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    datasets: Datasets,
+    scale: Scale = 4,
+    model: Model = None,
+    bicubic: Bicubic = False,
+    peer: Peer = None,
+    depth: Depth = None,
+    tile: TileSide = None,
+    threads: Threads = None,
+    engine: EngineOpt = "onnxruntime",
+    precision: PrecisionOpt = None,
+    json_out: JsonOut = False,
+    summary: Summary = False,
+    quiet: Quiet = False,
+    tta: TTA = False,
 ) -> None:
     """Measure PSNR/SSIM on the Y channel with the standard SR protocol (border = scale).
 
     The JSON document (--json) has the schema "litesr-edge.eval/1": {schema, method, protocol,
     results: [{dataset, path, layout, scale, count, psnr, ssim, images: [{name, height, width,
     grey, psnr, ssim}]}]}; PSNR in dB (null if infinite). For a LiteSRNet model, method also
-    records the engine, precision and provider that actually ran it, and fallback_reason
-    (null unless the requested --engine/--precision could not run and onnxruntime fp32 ran).
+    records the engine, precision and provider that actually ran it, tta, requested_engine and
+    requested_precision (the flags given), and fallback_reason (null unless the requested
+    --engine/--precision could not run and onnxruntime fp32 ran).
     """
     try:
         if scale < 2:
             raise InvalidInputError(f"scale must be 2 or more, got {scale}")
         found = [find_dataset(p, scale) for p in datasets]
-        upsample, method = _method(scale, depth, model, bicubic, peer, tile, threads, EngineChoice(engine, precision))
+        choice = EngineChoice(engine, precision, tta)
+        upsample, method = _method(scale, depth, model, bicubic, peer, tile, threads, choice)
         results = _run(found, upsample, show_progress=not quiet)
     except LiteSRError as exc:
-        # One line whatever the message, so scripts can parse it.
-        typer.echo("error: " + " ".join(str(exc).split()), err=True)
-        raise typer.Exit(exc.exit_code) from None
+        fail(exc)
     if json_out:
         typer.echo(json.dumps(results_to_json(method, results), indent=2))
     else:
@@ -210,6 +225,13 @@ def eval_command(
 
 
 def _label(method: dict[str, JsonValue]) -> str:
-    """``litesrnet [openvino bf16]`` for our model, the plain name for bicubic and peers."""
-    engine = f" [{method['engine']} {method['precision']}]" if "engine" in method else ""
-    return f"{method['name']}{engine}"
+    """What ran: ``litesrnet openvino bf16``; after a fallback ``litesrnet openvino int8 -> onnxruntime
+    fp32 (fallback: <why>)``; the plain name for bicubic and peers. Plain text, not rich markup."""
+    if "engine" not in method:
+        return str(method["name"])
+    ran = f"{method['engine']} {method['precision']}"
+    reason = method.get("fallback_reason")
+    if reason is None:
+        return f"{method['name']} {ran}"
+    asked = " ".join(str(method[k]) for k in ("requested_engine", "requested_precision") if method.get(k))
+    return f"{method['name']} {asked} -> {ran} (fallback: {' '.join(str(reason).split())})"

@@ -1,72 +1,139 @@
-"""``litesr-edge info``: bundled models, the engines usable here and the execution providers."""
+"""``litesr-edge info``: bundled models, the engines usable here, the providers and the CPU.
+
+The text report stacks each model's facts on lines of their own, so nothing is cut at
+80 columns; ``--json`` carries everything, for scripts.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.padding import Padding
+from rich.text import Text
 
-from litesr_edge import SAMPLE_IMAGE, __version__
-from litesr_edge.cli import app
-from litesr_edge.cli._options import engine_lines
-from litesr_edge.engines.onnxruntime import available_providers, resolve_providers
+from litesr_edge.cli._options import EngineStatus, engine_statuses
+from litesr_edge.cli._output import fail
 from litesr_edge.errors import LiteSRError
 from litesr_edge.registry import MODELS_DIR, list_models
 from litesr_edge.registry.info import ModelInfo
 from litesr_edge.registry.metadata import read_model_info
 
-
-def _metadata(info: ModelInfo) -> str:
-    return "; ".join(f"{key}={value}" for key, value in sorted(info.extra.items()))
-
-
-def _model_table(title: str, rows: list[tuple[Path, ModelInfo]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("file", no_wrap=True)
-    for column in ("scale", "depth", "params", "receptive field", "weights", "trained"):
-        table.add_column(column, justify="right")
-    for path, info in rows:
-        table.add_row(
-            path.name, f"x{info.scale}", str(info.depth), f"{info.params:,}", f"{info.receptive_field} px",
-            info.precision, "yes" if info.trained else "NO (untrained)",
-        )
-    return table
+JsonDoc = dict[str, object]
+SCHEMA = "litesr-edge.info/1"
 
 
-def _print_models(out: Console, title: str, rows: list[tuple[Path, ModelInfo]]) -> None:
-    out.print(_model_table(title, rows))
-    for path, info in rows:
-        out.print(f"  {path.name}: {_metadata(info)}", soft_wrap=True, markup=False, highlight=False)
+def _model_json(path: Path, info: ModelInfo, bundled: bool) -> JsonDoc:
+    return {"file": path.name, "path": str(path), "bundled": bundled, **asdict(info), "extra": dict(info.extra)}
 
 
-@app.command("info")
-def info_command(
-    model: Annotated[Path | None, typer.Option(help="Also describe this .onnx file.")] = None,
-) -> None:
-    """List the bundled models (scale, depth, params, metadata), the engines usable here and the providers."""
+@dataclass(frozen=True)
+class Machine:
+    """What this machine can run: engines, ONNX Runtime providers, CPU features."""
+
+    engines: list[EngineStatus]
+    providers: list[str]
+    auto: str
+    features: dict[str, bool | None]
+    hidden: list[str]
+
+
+def probe_machine() -> Machine:
+    """Engines, providers and CPU features here; LITESR_EDGE_HIDE_CPU applies (and is listed)."""
+    # Deferred: importing litesr_edge.cli must not need onnxruntime (eval --bicubic runs without it).
+    from litesr_edge.engines.cpu import FEATURES, has_flag, hidden_features
+    from litesr_edge.engines.onnxruntime import available_providers, resolve_providers
+
+    engines = engine_statuses()
+    openvino = next(s for s in engines if s.name == "openvino")
+    # /proc/cpuinfo gives bf16, amx and vnni; only OpenVINO's probe knows int8 kernels.
+    features: dict[str, bool | None] = {f: has_flag(f) for f in FEATURES if f != "int8"}
+    features["int8"] = openvino.precisions["int8"] if openvino.installed else None
+    available = available_providers()
+    return Machine(engines, available, resolve_providers(None, available)[0], features, sorted(hidden_features()))
+
+
+def info_document(models: list[tuple[Path, ModelInfo, bool]], machine: Machine) -> JsonDoc:
+    """Everything ``info`` knows, as one JSON-ready document."""
+    from litesr_edge import SAMPLE_IMAGE, __version__
+    from litesr_edge.engines.cpu import HIDE_ENV
+
+    return {
+        "schema": SCHEMA,
+        "version": __version__,
+        "models_dir": str(MODELS_DIR),
+        "models": [_model_json(path, info, bundled) for path, info, bundled in models],
+        "engines": [asdict(status) for status in machine.engines],
+        "providers": {"available": machine.providers, "auto": machine.auto},
+        "cpu": {"features": machine.features, "hidden": machine.hidden, HIDE_ENV: os.environ.get(HIDE_ENV)},
+        "sample_image": str(SAMPLE_IMAGE),
+    }
+
+
+def _model_lines(path: Path, info: ModelInfo) -> list[tuple[int, str]]:
+    """(indent, text) lines: the file, its facts, one line per metadata key."""
+    facts = (
+        f"x{info.scale}, depth {info.depth}, {info.params:,} params, receptive field {info.receptive_field} px, "
+        f"{info.precision} weights, {'trained' if info.trained else 'NO (untrained)'}"
+    )
+    return [(2, path.name), (4, facts), *((6, f"{key}={value}") for key, value in sorted(info.extra.items()))]
+
+
+def _print_text(models: list[tuple[Path, ModelInfo, bool]], machine: Machine) -> None:
+    from litesr_edge import SAMPLE_IMAGE, __version__
+
     out = Console()
+
+    def say(text: str, indent: int = 0) -> None:
+        # Never cut: long lines wrap at spaces under their indent, whatever the width.
+        out.print(Padding(Text(text, overflow="fold"), (0, 0, 0, indent), expand=False))
+
+    say(f"litesr-edge {__version__}")
+    if not any(bundled for _, _, bundled in models):
+        say(f"No bundled models in {MODELS_DIR}; pass --model FILE.onnx to upscale.")
+    for i, (path, info, bundled) in enumerate(models):
+        if i == 0 and bundled:
+            say(f"Bundled models ({MODELS_DIR}):")
+        if not bundled:
+            say("Model file:")
+        for indent, line in _model_lines(path, info):
+            say(line, indent)
+    _print_machine(machine, say)
+    say(f"Sample image: {SAMPLE_IMAGE}")
+
+
+def _print_machine(machine: Machine, say: Callable[[str, int], None]) -> None:
+    say("Engines (--engine / --precision):", 0)
+    for status in machine.engines:
+        say(status.line, 2)
+    say(f"Execution providers: {', '.join(machine.providers)}", 0)
+    say(f"Automatic choice (--device auto): {machine.auto}", 0)
+    features = ", ".join(
+        f"{name} {'unknown' if on is None else 'yes' if on else 'no'}" for name, on in machine.features.items()
+    )
+    hidden = f" (hidden by LITESR_EDGE_HIDE_CPU: {', '.join(machine.hidden)})" if machine.hidden else ""
+    say(f"CPU features: {features}{hidden}", 0)
+
+
+def info_command(
+    model: Annotated[Path | None, typer.Option(help="Also describe this .onnx file.", metavar="FILE")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document with everything.")] = False,
+) -> None:
+    """List the bundled models (scale, depth, params, metadata), the engines usable here, the providers, the CPU."""
     try:
-        bundled = [(m.path, m.info) for m in list_models()]
-        custom = [] if model is None else [(model, read_model_info(model))]
+        models = [(m.path, m.info, True) for m in list_models()]
+        if model is not None:
+            models.append((model, read_model_info(model), False))
+        machine = probe_machine()
     except LiteSRError as exc:
-        Console(stderr=True).print(
-            f"error: {' '.join(str(exc).split())}", soft_wrap=True, markup=False, highlight=False
-        )
-        raise typer.Exit(exc.exit_code) from None
-    out.print(f"litesr-edge {__version__}", highlight=False)
-    if bundled:
-        _print_models(out, f"Bundled models ({MODELS_DIR})", bundled)
+        fail(exc)
+    if json_out:
+        typer.echo(json.dumps(info_document(models, machine), indent=2))
     else:
-        out.print(f"No bundled models in {MODELS_DIR}; pass --model FILE.onnx to upscale.", highlight=False)
-    if custom:
-        _print_models(out, "Model file", custom)
-    out.print("Engines (--engine / --precision):", highlight=False)
-    for line in engine_lines():
-        out.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
-    providers = available_providers()
-    out.print(f"Execution providers: {', '.join(providers)}", highlight=False)
-    out.print(f"Automatic choice (--device auto): {resolve_providers(None, providers)[0]}", highlight=False)
-    out.print(f"Sample image: {SAMPLE_IMAGE}", soft_wrap=True, highlight=False)
+        _print_text(models, machine)

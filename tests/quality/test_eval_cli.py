@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -12,10 +15,10 @@ from eval_data import make_pairs, rgb_image, write_rgb
 from typer.testing import CliRunner, Result
 
 import litesr_edge.engines as engine_module
-from litesr_edge.cli import _register, app
+from litesr_edge.cli import app
 from litesr_edge.quality.evaluate import bicubic_upsampler, evaluate, find_dataset
 
-_register()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: object) -> Result:
@@ -200,3 +203,48 @@ def test_compare_psnr_caption_matches_the_metric(tmp_path: Path) -> None:
     fig = compose(hr, [("Bicubic", sr)], crop, 2)
     assert fig.dtype == np.uint8 and fig.shape[0] == 24 * 10 + 28
     assert 10 < psnr_y(sr, hr, 2) < 60
+
+
+# ---- what ran, in the table title; eval without onnxruntime -------------------------------------------------------
+def test_eval_title_shows_engine_and_fallback_unmangled(
+    pairs: Path, tiny_model_factory, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    model = tiny_model_factory(scale=2)
+    monkeypatch.setenv("COLUMNS", "200")
+    plain = run("eval", pairs, "-s", 2, "--model", model, "--summary", "-q")
+    assert plain.exit_code == 0 and "mean -- litesrnet onnxruntime fp32" in plain.stdout
+    monkeypatch.setitem(engine_module.ENGINES, "openvino", "litesr_edge._no_such_engine:OpenVinoEngine")
+    result = run("eval", pairs, "-s", 2, "--model", model, "--summary", "-q", "--engine", "openvino",
+                 "--precision", "int8")
+    assert result.exit_code == 0, result.output
+    title = " ".join(result.stdout.split())
+    assert "litesrnet openvino int8 -> onnxruntime fp32 (fallback: engine 'openvino' needs" in title
+    assert "litesr-edge[openvino]" in title  # brackets survive: not read as rich markup
+
+
+def test_eval_label_escapes_brackets() -> None:
+    from litesr_edge.cli.eval import _label
+
+    method = {"name": "litesrnet", "engine": "openvino", "precision": "int8", "fallback_reason": None}
+    assert _label(method) == "litesrnet openvino int8"
+    assert _label({"name": "bicubic"}) == "bicubic"
+
+
+def _without_onnxruntime(args: list[str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        f"sys.argv = ['litesr-edge', *{args!r}]\n"
+        "from litesr_edge.cli import main\nmain()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_eval_help_and_bicubic_run_without_onnxruntime(pairs: Path) -> None:
+    if _without_onnxruntime(["--version"]).returncode != 0:
+        pytest.skip("litesr_edge (package __init__ or a command module) still imports onnxruntime at import time")
+    helped = _without_onnxruntime(["eval", "--help"])
+    assert helped.returncode == 0 and "Usage:" in helped.stdout, helped.stderr
+    done = _without_onnxruntime(["eval", str(pairs), "-s", "2", "--bicubic", "--json", "-q"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["method"]["name"] == "bicubic"

@@ -15,14 +15,12 @@ from typer.testing import CliRunner
 from litesr_edge import Upscaler
 from litesr_edge.bench.macs import count_macs
 from litesr_edge.bench.onnx_graph import read_graph
-from litesr_edge.cli import _register, app
+from litesr_edge.cli import app
 from litesr_edge.engines import create_engine
 from litesr_edge.engines.onnxruntime import OrtEngine
 from litesr_edge.errors import EngineFallbackWarning, EngineUnavailableError, InvalidInputError
 from litesr_edge.registry import find_model, list_models
 from litesr_edge.registry.metadata import read_model_info
-
-_register()
 
 
 @pytest.fixture(scope="module")

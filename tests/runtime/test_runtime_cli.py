@@ -24,9 +24,8 @@ from litesr_edge import (
     read_image,
     write_image,
 )
-from litesr_edge.cli import _register, app
+from litesr_edge.cli import app
 
-_register()
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -229,7 +228,7 @@ def test_folder_reports_bad_files_and_finishes_the_others(tmp_path: Path, x2: Pa
     errors = result.stderr.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("error: ") for line in errors)
     assert "c.png" in errors[0] and "d.png" in errors[1] and "truncated" in errors[1]
-    assert "upscaled 2 of 4" in result.stdout and "2 failed" in result.stdout
+    assert "upscaled 2, skipped 0, failed 2 of 4 inputs" in result.stdout
     assert read_image(folder / "a_x2.png").shape == (20, 24, 3)
     assert read_image(folder / "b_x2.jpg").shape == (20, 24, 3)
     assert not (folder / "c_x2.png").exists() and not (folder / "d_x2.png").exists()
@@ -241,7 +240,7 @@ def test_folder_rerun_skips_own_outputs(tmp_path: Path, x2: Path) -> None:
     write_image(folder / "a.png", _image())
     assert run("upscale", folder, "--model", x2).exit_code == 0
     again = run("upscale", folder, "--model", x2, "--overwrite")
-    assert again.exit_code == 0 and "upscaled 1 of 1" in again.stdout
+    assert again.exit_code == 0 and "upscaled 1, skipped 0, failed 0 of 1 inputs" in again.stdout
     assert _tree(folder) == ["a.png", "a_x2.png"]
 
 
@@ -317,7 +316,8 @@ def test_upscale_default_engine_prints_no_note(tmp_path: Path, x2: Path) -> None
 
 @pytest.mark.parametrize(
     ("args", "fragment"),
-    [(["--precision", "int4"], "precision='int4' is unknown"), (["--engine", "tensorflow"], "engine='tensorflow'")],
+    [(["--precision", "int4"], "--precision int4 is unknown"),
+     (["--engine", "tensorflow"], "--engine tensorflow is unknown")],
 )
 def test_unknown_engine_or_precision_is_a_one_line_error(
     tmp_path: Path, x2: Path, args: list[str], fragment: str
