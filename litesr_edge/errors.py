@@ -58,7 +58,7 @@ class ProviderError(LiteSRError):
 
 
 class ImageTooLargeError(LiteSRError):
-    """The output would exceed the configured pixel limit."""
+    """An image (input or output) exceeds the configured pixel limit."""
 
     exit_code = 7
 

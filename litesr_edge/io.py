@@ -12,6 +12,7 @@ import os
 import re
 import struct
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any, cast
 
@@ -91,6 +92,10 @@ def _png_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int]:
         end = pos + 12 + length  # length, type, data, CRC
         if end > len(data):
             raise _truncated(source, "PNG")
+        # A bad CRC makes libpng print to stderr from C before failing: refuse it here instead.
+        if zlib.crc32(data[pos + 4 : end - 4]) != struct.unpack(">I", data[end - 4 : end])[0]:
+            name = kind.decode("latin-1", "replace")
+            raise ImageReadError(f"input {source} is a corrupt PNG: bad CRC in chunk {name}; re-copy or re-export it")
         if kind == b"IHDR" and length >= 8:
             width, height = struct.unpack(">II", data[pos + 8 : pos + 16])
             size = (height, width)
@@ -139,7 +144,14 @@ def decode_image(data: bytes, source: str | os.PathLike[str]) -> Image:
     """
     is_jpeg = data.startswith(_JPEG_SOI)
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    try:
+        array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as exc:
+        if "CV_IO_MAX_IMAGE_PIXELS" in exc.msg:
+            raise ImageTooLargeError(
+                f"input {source} is larger than OpenCV decodes (CV_IO_MAX_IMAGE_PIXELS); shrink it first"
+            ) from exc
+        raise ImageReadError(f"input {source} cannot be decoded: {exc.msg.strip()}; re-copy or re-export it") from exc
     if array is None:
         raise ImageReadError(
             f"input {source} is not a readable image (corrupt, or not an image at all); "
@@ -161,13 +173,20 @@ def read_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> I
     """Read an image file as a numpy array: HxW grey, HxWx3 RGB or HxWx4 RGBA.
 
     Samples stay uint8 or uint16 as stored; JPEG EXIF orientation is applied.
-    ``max_pixels`` (if given) bounds the stored pixel count before decoding.
-    Raises ImageReadError for a missing, empty, truncated or non-image file and
-    ImageTooLargeError past ``max_pixels``.
+    ``max_pixels`` bounds the stored pixel count before decoding: None means
+    DEFAULT_MAX_PIXELS (Pillow's decompression-bomb error threshold), 0 means
+    no limit of ours (OpenCV's own CV_IO_MAX_IMAGE_PIXELS still applies).
+    Raises ImageReadError for a missing, empty, truncated or non-image file,
+    InvalidInputError for a negative ``max_pixels`` and ImageTooLargeError
+    past the limit.
     """
+    if max_pixels is None:
+        max_pixels = DEFAULT_MAX_PIXELS
+    if max_pixels < 0:
+        raise InvalidInputError(f"max_pixels={max_pixels} must be >= 0 (0: no limit, None: {DEFAULT_MAX_PIXELS:,})")
     data = load_bytes(path)
     size = image_size(data, path)
-    if max_pixels is not None and size is not None and size[0] * size[1] > max_pixels:
+    if max_pixels and size is not None and size[0] * size[1] > max_pixels:
         raise ImageTooLargeError(
             f"input {path} has {size[1]}x{size[0]} = {size[0] * size[1]:,} pixels, more than the limit "
             f"{max_pixels:,}; raise max_pixels if you trust this file"

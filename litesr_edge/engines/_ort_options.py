@@ -39,7 +39,9 @@ def make_session_options(
     ``spinning=True``: idle workers spin-wait (ORT's default; no measurable gain here).
     """
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: the library does not print
+    # Fatal only: ORT logs a failed run (e.g. an allocation failure) in red on stderr at
+    # ERROR level, and the library does not print; the raised error carries the message.
+    options.log_severity_level = 4
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # the graph is a chain
     options.inter_op_num_threads = 1
     if threads is not None:

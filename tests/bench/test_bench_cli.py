@@ -110,6 +110,7 @@ def test_explicit_openvino_engine(tiny_models: dict[int, Path]) -> None:
     assert data["rows"][1]["speedup_vs_ort_fp32"] > 0
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not PEERS.is_dir(), reason=f"OpenCV zoo peers not found at {PEERS}")
 def test_peer_rows(tiny_models: dict[int, Path]) -> None:
     data = _json(_bench("--model", tiny_models[4], *QUICK, "--compare", "peers", "--peers", PEERS, "--json"))

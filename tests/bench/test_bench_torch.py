@@ -48,6 +48,7 @@ def _check_row(path: Path) -> None:
         cand.close()
 
 
+@pytest.mark.maintainer
 @pytest.mark.slow
 @pytest.mark.parametrize("form", ["plain", "fast", "folded"])
 def test_worker_matches_onnx_and_times_itself(tiny_model_factory, tmp_path: Path, form: str) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +63,7 @@ def test_worker_matches_onnx_and_times_itself(tiny_model_factory, tmp_path: Path
     _check_row(path)
 
 
+@pytest.mark.maintainer
 @pytest.mark.slow
 def test_torch_row_runs_outside_a_checkout_without_importing_torch(tmp_path: Path) -> None:
     # What an installed package does: no repository on sys.path, any working directory.
@@ -86,6 +88,7 @@ def test_torch_row_runs_outside_a_checkout_without_importing_torch(tmp_path: Pat
     assert result["outside"] == []  # torch lives in the worker only; no maintainer package is needed
 
 
+@pytest.mark.maintainer
 @pytest.mark.slow
 def test_worker_refuses_a_model_it_cannot_map(tiny_model_factory) -> None:  # type: ignore[no-untyped-def]
     # Metadata says depth 5, the graph has 2 recurrent convolutions: the worker says so, the row is skipped.

@@ -18,7 +18,7 @@ def test_tuned_settings() -> None:
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     spinning = make_session_options(2, spinning=True)
     assert spinning.get_session_config_entry("session.intra_op.allow_spinning") == "1"
-    assert options.log_severity_level == 3
+    assert options.log_severity_level == 4
 
 
 def test_defaults_and_metadata_only_sessions() -> None:

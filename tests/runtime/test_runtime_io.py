@@ -224,3 +224,58 @@ def test_written_file_has_normal_permissions(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+# ---- issue 13: bombs, CRC, typed decoder errors -------------------------------------------------------------------
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def test_png_bomb_is_refused_by_default_without_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(50000, 50000))
+
+    def no_decode(*args: object) -> None:
+        raise AssertionError("decoded an image that is over the limit")
+
+    monkeypatch.setattr(io_module.cv2, "imdecode", no_decode)
+    with pytest.raises(ImageTooLargeError, match="50000x50000"):
+        read_image(path)
+
+
+def test_decoder_errors_are_typed_when_the_limit_is_off(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_declaring(50000, 50000))
+    with pytest.raises(ImageTooLargeError, match="CV_IO_MAX_IMAGE_PIXELS"):
+        read_image(path, max_pixels=0)  # OpenCV's own cap raised cv2.error here
+    with pytest.raises(InvalidInputError, match="max_pixels=-1"):
+        read_image(path, max_pixels=-1)
+
+
+@pytest.mark.parametrize("chunk", [b"IHDR", b"IDAT"])
+def test_png_with_bad_crc_is_refused_before_libpng_prints(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], chunk: bytes
+) -> None:
+    data = bytearray(cv2.imencode(".png", _rgb(16, 16))[1].tobytes())
+    at = data.find(chunk)
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    data[at + 4 + length] ^= 0xFF  # first CRC byte
+    path = tmp_path / "crc.png"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageReadError, match=f"bad CRC in chunk {chunk.decode()}"):
+        read_image(path)
+    assert capfd.readouterr().err == ""
