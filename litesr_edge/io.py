@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import struct
-import uuid
 import zlib
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +19,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from litesr_edge._atomic import atomic_write
 from litesr_edge.errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
 
 __all__ = [
@@ -241,9 +241,10 @@ def write_image(
 ) -> Path:
     """Write an RGB(A)/grey uint8 or uint16 array atomically; return the path.
 
-    The encoded bytes go to a hidden temporary file in the destination folder,
-    which is then renamed over the destination, so an interrupted run leaves
-    either no file or a complete one. Refuses to replace ``source`` (the
+    The encoded bytes go to an unnamed (or hidden, recognisable) temporary file in
+    the destination folder that is linked into place when complete, so an
+    interrupted or killed run leaves either no file or a complete one, and no
+    temporary file survives the next write into that folder. Refuses to replace ``source`` (the
     input) and, unless ``overwrite``, an existing file.
     """
     if image.dtype not in (np.uint8, np.uint16):
@@ -252,7 +253,7 @@ def write_image(
         raise InvalidInputError(f"cannot write an array of shape {image.shape}; expected HxW, HxWx3 or HxWx4")
     p = check_output_path(path, source, overwrite, image.dtype)
     encoded = _encode(p, image)
-    _atomic_write(p, encoded, overwrite)
+    atomic_write(p, encoded, overwrite)
     return p
 
 
@@ -267,37 +268,3 @@ def _encode(path: Path, image: NDArray[Any]) -> bytes:
     if not ok:
         raise ImageWriteError(f"cannot encode the image as {path.suffix}; try .png")
     return bytes(buffer)
-
-
-def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        # os.open (not mkstemp) so the file gets the usual umask permissions.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _publish(tmp, path, overwrite)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}; check the folder and free space") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    # A hard link fails if the destination appeared meanwhile: no-clobber and atomic.
-    try:
-        os.link(tmp, path)
-    except FileExistsError as exc:
-        raise ImageWriteError(f"output {path} already exists; pass overwrite=True (--overwrite) to replace it") from exc
-    except OSError:
-        # Filesystem without hard links: fall back to check-then-rename.
-        if path.exists():
-            raise ImageWriteError(
-                f"output {path} already exists; pass overwrite=True (--overwrite) to replace it"
-            ) from None
-        os.replace(tmp, path)
