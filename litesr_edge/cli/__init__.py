@@ -13,6 +13,7 @@ import typer
 
 from litesr_edge.cli import bench, compare, eval, info, upscale
 from litesr_edge.cli._app import Command, Group, version_callback
+from litesr_edge.cli._stderr import silence_native_stderr
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -55,4 +56,5 @@ _register_all()
 
 def main() -> None:
     """Entry point of the console script."""
+    silence_native_stderr()
     app()
