@@ -101,10 +101,11 @@ def random_model(scale: int, depth: int, seed: int) -> tuple[LiteSRNet, dict[str
         # Untrained tail weights and biases are ~0, which would export plain
         # bicubic (and let identical zero biases be merged); perturb them so
         # tests exercise every path.
-        model.tail.weight.normal_(0, 0.02)
+        _plain(model.tail).weight.normal_(0, 0.02)
         for m in (model.head, model.body, model.tail):
-            if m.bias is not None:
-                m.bias.normal_(0, 0.01)
+            bias = _plain(m).bias
+            if bias is not None:
+                bias.normal_(0, 0.01)
     return model.eval(), {
         "train_data": "none (UNTRAINED random weights, for pipeline tests only)",
         "seed": str(seed),
@@ -179,14 +180,21 @@ def verify(data: bytes, model: LiteSRNet | QuantLiteSRNet) -> float:
     return worst
 
 
+def _plain(module: torch.nn.Module) -> torch.nn.Conv2d:
+    """A plain conv of an exported (folded) network; re-parameterised blocks are folded first."""
+    if not isinstance(module, torch.nn.Conv2d):
+        raise ExportError(f"expected a plain Conv2d, got {type(module).__name__}: fold the network first")
+    return module
+
+
 def torch_weight_scales(net: LiteSRNet, residual_body: bool) -> list[np.ndarray]:
     """Per-output-channel int8 weight scales of the quantized layers, in graph order (body, stages, tail)."""
-    body = net.body.weight.detach()
+    body = _plain(net.body).weight.detach()
     if residual_body:
         body = body - torch.from_numpy(identity_kernel(tuple(body.shape)))
     layers: list[tuple[torch.Tensor, int]] = [(body, 0)]
     layers += [(m.weight, 1) for m in net.upsample if isinstance(m, torch.nn.ConvTranspose2d)]
-    layers.append((net.tail.weight, 0))
+    layers.append((_plain(net.tail).weight, 0))
     return [weight_scales(w.detach().float(), axis).numpy().astype(np.float32) for w, axis in layers]
 
 

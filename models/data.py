@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -10,6 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from litesr_edge.quality.bicubic import imresize
+
+from .patches import Pair, PatchSampler
+
+__all__ = ["IMAGE_SUFFIXES", "Pair", "PatchSampler", "list_images", "make_pairs", "mod_crop", "read_rgb", "split"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
 U8 = npt.NDArray[np.uint8]
@@ -35,20 +38,38 @@ def mod_crop(img: U8, scale: int) -> U8:
     return img[: h - h % scale, : w - w % scale]
 
 
-@dataclass
-class Pair:
-    name: str
-    hr: U8
-    lr: U8
+def make_pairs(paths: list[Path], scale: int, jpeg_hr: str = "none") -> list[Pair]:
+    """HR (mod-cropped) and its MATLAB-bicubic LR, as the test sets are made.
 
-
-def make_pairs(paths: list[Path], scale: int) -> list[Pair]:
-    """HR (mod-cropped) and its MATLAB-bicubic LR, as the test sets are made."""
+    ``jpeg_hr`` treats the JPEG photos (BSDS400, with visible block artefacts): ``none``
+    as is; ``downscale2``: HR halved first with the same antialiased bicubic (which
+    averages the artefacts away; the images get 4x fewer pixels); ``weight:W``: their
+    patches weigh W in the loss.
+    """
+    how, weight = jpeg_policy(jpeg_hr)
     pairs = []
     for p in paths:
-        hr = mod_crop(read_rgb(p), scale)
-        pairs.append(Pair(p.name, hr, imresize(hr, 1 / scale)))
+        img, w = read_rgb(p), 1.0
+        if p.suffix.lower() in (".jpg", ".jpeg"):
+            w = weight
+            if how == "downscale2":
+                img = imresize(mod_crop(img, 2), 0.5)
+        hr = mod_crop(img, scale)
+        pairs.append(Pair(p.name, hr, imresize(hr, 1 / scale), w))
     return pairs
+
+
+def jpeg_policy(spec: str) -> tuple[str, float]:
+    """``none`` / ``downscale2`` / ``weight:W`` -> (kind, loss weight of JPEG patches)."""
+    if spec in ("none", "downscale2"):
+        return spec, 1.0
+    kind, _, value = spec.partition(":")
+    if kind == "weight":
+        try:
+            return kind, float(value)
+        except ValueError:
+            pass
+    raise ValueError(f"--jpeg-hr must be none, downscale2 or weight:W, got {spec!r}")
 
 
 def split(paths: list[Path], n_val: int) -> tuple[list[Path], list[Path]]:
@@ -58,39 +79,3 @@ def split(paths: list[Path], n_val: int) -> tuple[list[Path], list[Path]]:
     held = set(val)
     train = [p for p in paths if p not in held]
     return train, val
-
-
-class PatchSampler:
-    """Random aligned LR/HR patches with flips and 90-degree rotations."""
-
-    def __init__(self, pairs: list[Pair], scale: int, patch: int, seed: int) -> None:
-        self.pairs = [p for p in pairs if min(p.lr.shape[:2]) >= patch]
-        self.scale, self.patch = scale, patch
-        areas = np.array([p.lr.shape[0] * p.lr.shape[1] for p in self.pairs], dtype=np.float64)
-        self.weights = areas / areas.sum()
-        self.rng = np.random.default_rng(seed)
-
-    def batch(self, n: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        s, ps = self.scale, self.patch
-        lrs, hrs = [], []
-        for i in self.rng.choice(len(self.pairs), size=n, p=self.weights):
-            pr = self.pairs[i]
-            y = int(self.rng.integers(0, pr.lr.shape[0] - ps + 1))
-            x = int(self.rng.integers(0, pr.lr.shape[1] - ps + 1))
-            lr = pr.lr[y : y + ps, x : x + ps]
-            hr = pr.hr[y * s : (y + ps) * s, x * s : (x + ps) * s]
-            k = int(self.rng.integers(0, 4))
-            flip = bool(self.rng.integers(0, 2))
-            lr, hr = np.rot90(lr, k), np.rot90(hr, k)
-            if flip:
-                lr, hr = lr[:, ::-1], hr[:, ::-1]
-            lrs.append(lr)
-            hrs.append(hr)
-        to_nchw = lambda xs: np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0  # noqa: E731
-        return to_nchw(lrs), to_nchw(hrs)
-
-    def state(self) -> dict:
-        return self.rng.bit_generator.state
-
-    def load_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state

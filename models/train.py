@@ -3,32 +3,48 @@
     python -m models.train --scale 4 --depth 19 --data ../shared/datasets/train --out runs/x4_d19
 
 Resumable (``--out`` holds ``last.pt``, ``best.pt`` and ``log.csv``; run the
-same command again to continue), seeded, bf16 autocast + channels_last on CPU
-(about 4x faster than fp32 with AMX), CUDA when present.
+same command again to continue), seeded, channels_last, CUDA when present. bf16
+autocast only where it is native (CUDA; CPUs with AVX512-BF16 or AMX, about 4x
+faster than fp32 there); fp32 elsewhere, where emulated bf16 is slower.
+
+Recipe options, each off by default (the old command trains as before): ``--loss``,
+``--ema``, ``--patch-schedule``, ``--jpeg-hr``, ``--reparam``, ``--init-all``; see
+docs/training.md. With ``--ema`` the checkpoints also hold the averaged weights
+(``ema``), validation and ``best.pt`` use them, and so do ``from_checkpoint``/export.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
-import platform
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from litesr_edge.quality.metrics import psnr_y
 
 from .data import Pair, PatchSampler, list_images, make_pairs, split
-from .litesrnet import LiteSRConfig, LiteSRNet, count_params
+from .litesrnet import LiteSRConfig, LiteSRNet, count_params, from_checkpoint, load_plain_into
 from .perceptual import PerceptualLoss
+from .recipe import (
+    CHARBONNIER_EPS,
+    EMA,
+    LOSSES,
+    hardware,
+    lr_at,
+    native_bf16,
+    parse_patch_schedule,
+    patch_at,
+    pixel_loss,
+)
+from .reparam import BRANCH_SETS
 
 LOG_FIELDS = ["step", "elapsed_s", "loss", "lr", "val_psnr"]
 
@@ -61,6 +77,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="checkpoint whose head + recurrent conv start this run (warm start)",
     )
+    ap.add_argument("--init-all", action="store_true",
+                    help="with --init-from: load the whole net (same scale), not just head + recurrent conv")
+    ap.add_argument("--loss", choices=LOSSES, default="mse", help="pixel loss")
+    ap.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                    help="keep an EMA of the weights (e.g. 0.999); validation, best.pt and export use it (0 = off)")
+    ap.add_argument("--patch-schedule", default="", metavar="F:P,...",
+                    help="LR patch size by fraction of --steps, e.g. 0:48,0.7:64 (default: --patch throughout)")
+    ap.add_argument("--jpeg-hr", default="none", metavar="none|downscale2|weight:W",
+                    help="the JPEG (BSDS400) HR images: as is, halved before making pairs, or loss weight W")
+    ap.add_argument("--reparam", default="", choices=["", *BRANCH_SETS],
+                    help="train head/recurrent/tail convs as multi-branch blocks (folded at export)")
+    ap.add_argument("--session-min", type=float, default=0.0,
+                    help="stop after this many minutes of THIS invocation (--time-limit-min counts resumed time too)")
     ap.add_argument("--n-val", type=int, default=10)
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--ckpt-every-s", type=float, default=120.0)
@@ -82,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--fp32", action="store_true", help="disable bf16 autocast")
+    ap.add_argument("--fp32", action="store_true", help="disable bf16 autocast (CPU: it is on only where native)")
     return ap.parse_args(argv)
 
 
@@ -90,15 +119,6 @@ def seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def lr_at(step: int, total: int, base: float) -> float:
-    """Short linear warm-up, then cosine decay to 5% of ``base``."""
-    warm = 200
-    if step < warm:
-        return base * (step + 1) / warm
-    t = min(1.0, (step - warm) / max(1, total - warm))
-    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
 @torch.no_grad()
@@ -115,10 +135,15 @@ def validate(model: LiteSRNet, pairs: list[Pair], scale: int, device: torch.devi
     return float(np.mean(scores))
 
 
-def warm_start(model: LiteSRNet, path: Path) -> None:
-    state = torch.load(path, map_location="cpu", weights_only=False)["model"]
-    keep = {k: v for k, v in state.items() if k.startswith(("head.", "body."))}
-    model.load_state_dict(keep, strict=False)
+def warm_start(model: LiteSRNet, path: Path, everything: bool = False) -> None:
+    """Start from a checkpoint's (EMA, folded) weights: head + recurrent conv, or ``everything``.
+
+    Into a re-parameterised ``model`` they go to the main branches; the extra branches
+    then add exactly zero, so with ``everything`` the start reproduces the checkpoint.
+    """
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    state = from_checkpoint(ck).state_dict()
+    load_plain_into(model, state, None if everything else ("head.", "body."))
 
 
 def run_logger(out: Path) -> Callable[[str], None]:
@@ -141,141 +166,216 @@ def save(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def checkpoint(
-    model: LiteSRNet,
-    opt: torch.optim.Optimizer,
-    sampler: PatchSampler,
-    step: int,
-    elapsed: float,
-    best: float,
-    args: argparse.Namespace,
-    provenance: dict[str, Any],
-) -> dict[str, Any]:
+@dataclass
+class Run:
+    """Everything a training run holds; ``payload`` is what a checkpoint stores."""
+
+    args: argparse.Namespace
+    model: LiteSRNet
+    opt: torch.optim.Optimizer
+    sampler: PatchSampler
+    ema: EMA | None
+    provenance: dict[str, Any]
+    step: int = 0
+    elapsed: float = 0.0
+    best: float = -1.0
+
+    @property
+    def judged(self) -> LiteSRNet:
+        """The weights validation, ``best.pt`` and export stand for: the EMA when kept."""
+        if self.ema is None:
+            return self.model
+        net: LiteSRNet = self.ema.model  # type: ignore[assignment]
+        return net
+
+    def payload(self) -> dict[str, Any]:
+        ck: dict[str, Any] = {
+            "config": self.model.config.to_dict(),
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": self.opt.state_dict(),
+            "sampler": self.sampler.state(),
+            "torch_rng": torch.get_rng_state(),
+            "step": self.step,
+            "elapsed_s": self.elapsed,
+            "best_val_psnr": self.best,
+            "args": {k: str(v) for k, v in vars(self.args).items()},
+            "provenance": self.provenance,
+        }
+        if self.ema is not None:
+            ck["ema"], ck["ema_updates"] = self.ema.state_dict(), self.ema.updates
+        return ck
+
+    def resume(self, ck: dict[str, Any]) -> None:
+        """Continue from a ``last.pt`` payload."""
+        self.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        self.sampler.load_state(ck["sampler"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.step, self.elapsed, self.best = ck["step"], ck["elapsed_s"], ck["best_val_psnr"]
+        if self.ema is not None:
+            if "ema" in ck:
+                self.ema.load(ck["ema"], int(ck.get("ema_updates", self.step)))
+            else:  # a run that gains --ema on resume starts its average here
+                self.ema = EMA(self.model, self.ema.decay)
+
+
+def recipe_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The training recipe, for provenance."""
     return {
-        "config": model.config.to_dict(),
-        "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-        "optimizer": opt.state_dict(),
-        "sampler": sampler.state(),
-        "torch_rng": torch.get_rng_state(),
-        "step": step,
-        "elapsed_s": elapsed,
-        "best_val_psnr": best,
-        "args": {k: str(v) for k, v in vars(args).items()},
-        "provenance": provenance,
+        "loss": args.loss, "ema": args.ema, "patch": args.patch, "patch_schedule": args.patch_schedule or "none",
+        "jpeg_hr": args.jpeg_hr, "reparam": args.reparam or "none", "lr": args.lr, "batch": args.batch,
+        "steps": args.steps, "init_from": str(args.init_from), "init_all": args.init_all, "seed": args.seed,
     }
 
 
+def loss_name(args: argparse.Namespace, perceptual: bool) -> str:
+    name = {"mse": "MSE", "l1": "L1", "charbonnier": f"Charbonnier (eps {CHARBONNIER_EPS:g})"}[args.loss]
+    if args.jpeg_hr.startswith("weight:"):
+        name += f", JPEG patches weighted {args.jpeg_hr[7:]}"
+    return f"{name} + {args.alpha if perceptual else 0} * VGG16 relu3_3"
+
+
+def use_autocast(args: argparse.Namespace, device: torch.device) -> bool:
+    """bf16 autocast on CUDA and on CPUs with native bf16, unless --fp32."""
+    return not args.fp32 and (device.type == "cuda" or native_bf16())
+
+
+def build(args: argparse.Namespace, device: torch.device, say: Callable[[str], None]
+          ) -> tuple[Run, list[Pair], PerceptualLoss | None]:
+    """The model, optimiser, sampler, EMA and validation pairs of a fresh run."""
+    cfg = LiteSRConfig(scale=args.scale, depth=args.depth, channels=args.channels, reparam=args.reparam)
+    model = LiteSRNet(cfg).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    train_paths, val_paths = split(list_images(args.data), args.n_val)
+    first_patch = parse_patch_schedule(args.patch_schedule, args.patch)[0][1]
+    sampler = PatchSampler(make_pairs(train_paths, args.scale, args.jpeg_hr), args.scale, first_patch, args.seed)
+    val_pairs = make_pairs(val_paths, args.scale)
+    perceptual = None
+    if args.alpha > 0 and args.vgg_weights is not None:
+        perceptual = PerceptualLoss(args.vgg_weights).to(device)
+    elif args.alpha > 0:
+        say("no --vgg-weights file given: the perceptual term is off (alpha = 0)")
+    provenance = {
+        "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
+        "val_images": [p.name for p in val_paths],
+        "hardware": hardware(device),
+        "loss": loss_name(args, perceptual is not None),
+        "recipe": recipe_of(args),
+        "autocast": "bf16" if use_autocast(args, device) else "fp32",
+    }
+    ema = EMA(model, args.ema) if args.ema > 0 else None
+    return Run(args, model, opt, sampler, ema, provenance), val_pairs, perceptual
+
+
+def start(run: Run, say: Callable[[str], None]) -> None:
+    """Resume from ``last.pt`` if there is one, else warm-start from --init-from if given."""
+    args, last = run.args, run.args.out / "last.pt"
+    if last.exists():
+        run.resume(torch.load(last, map_location="cpu", weights_only=False))
+        say(f"resumed from {last} at step {run.step} ({run.elapsed / 60:.1f} min, best val {run.best:.3f} dB)")
+    elif args.init_from is not None:
+        warm_start(run.model, args.init_from, args.init_all)
+        if run.ema is not None:
+            run.ema = EMA(run.model, args.ema)
+        what = "the whole net" if args.init_all else "head + recurrent conv"
+        say(f"warm start: {what} from {args.init_from}")
+
+
+def open_log(out: Path) -> tuple[Any, csv.DictWriter[str]]:
+    new_log = not (out / "log.csv").exists()
+    csv_file = (out / "log.csv").open("a", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=LOG_FIELDS)
+    if new_log:
+        writer.writeheader()
+    return csv_file, writer
+
+
+def train_step(run: Run, device: torch.device, perceptual: PerceptualLoss | None, autocast: bool) -> float:
+    """One optimiser step at the scheduled LR and patch size; returns the loss."""
+    args = run.args
+    run.sampler.patch = patch_at(run.step, args.steps, parse_patch_schedule(args.patch_schedule, args.patch))
+    lr_np, hr_np, w_np = run.sampler.batch_weighted(args.batch)
+    lr = torch.from_numpy(lr_np).to(device).contiguous(memory_format=torch.channels_last)
+    hr = torch.from_numpy(hr_np).to(device).contiguous(memory_format=torch.channels_last)
+    weights = None if bool((w_np == 1.0).all()) else torch.from_numpy(w_np).to(device)
+    for g in run.opt.param_groups:
+        g["lr"] = lr_at(run.step, args.steps, args.lr)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        sr = run.model(lr)
+        loss = pixel_loss(sr.float(), hr, args.loss, weights)
+        if perceptual is not None:
+            loss = loss + args.alpha * perceptual(sr.float(), hr)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), 0.5)
+    run.opt.step()
+    if run.ema is not None:
+        run.ema.update(run.model)
+    run.step += 1
+    return float(loss.item())
+
+
+def should_stop(run: Run, session_start: float) -> bool:
+    args = run.args
+    return (
+        run.step >= args.steps
+        or run.step == args.stop_at
+        or bool(args.time_limit_min and run.elapsed > args.time_limit_min * 60)
+        or bool(args.session_min and time.time() - session_start > args.session_min * 60)
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Train (or continue training) as the command line says."""
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seed_all(args.seed)
     say = run_logger(args.out)
-    cfg = LiteSRConfig(scale=args.scale, depth=args.depth, channels=args.channels)
-    model = LiteSRNet(cfg).to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    paths = list_images(args.data)
-    train_paths, val_paths = split(paths, args.n_val)
-    sampler = PatchSampler(make_pairs(train_paths, args.scale), args.scale, args.patch, args.seed)
-    val_pairs = make_pairs(val_paths, args.scale)
-    perceptual = None
-    if args.alpha > 0 and args.vgg_weights is not None:
-        perceptual = PerceptualLoss(args.vgg_weights).to(device)
-    elif args.alpha > 0:
-        say("no --vgg-weights file given: the perceptual term is off (alpha = 0), loss is MSE only")
-    provenance = {
-        "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
-        "val_images": [p.name for p in val_paths],
-        "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
-        "loss": f"MSE + {args.alpha if perceptual else 0} * VGG16 relu3_3",
-    }
-
-    step, elapsed, best = 0, 0.0, -1.0
-    last = args.out / "last.pt"
-    if last.exists():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sampler.load_state(ck["sampler"])
-        torch.set_rng_state(ck["torch_rng"])
-        step, elapsed, best = ck["step"], ck["elapsed_s"], ck["best_val_psnr"]
-        say(f"resumed from {last} at step {step} ({elapsed / 60:.1f} min, best val {best:.3f} dB)")
-    elif args.init_from is not None:
-        warm_start(model, args.init_from)
-        say(f"warm start: head + recurrent conv from {args.init_from}")
-    say(
-        f"{cfg} params={count_params(model)} device={device} threads={torch.get_num_threads()} "
-        f"bf16={not args.fp32 and device.type == 'cpu'}"
-    )
-
-    new_log = not (args.out / "log.csv").exists()
-    csv_file = (args.out / "log.csv").open("a", newline="")
-    writer = csv.DictWriter(csv_file, fieldnames=LOG_FIELDS)
-    if new_log:
-        writer.writeheader()
-    if step == 0:
-        v = validate(model, val_pairs, args.scale, device)
+    run, val_pairs, perceptual = build(args, device, say)
+    start(run, say)
+    autocast = use_autocast(args, device)
+    say(f"{run.model.config} params={count_params(run.model)} device={device} {run.provenance['hardware']} "
+        f"autocast={'bf16' if autocast else 'fp32'} recipe={run.provenance['recipe']}")
+    csv_file, writer = open_log(args.out)
+    if run.step == 0:
+        v = validate(run.judged, val_pairs, args.scale, device)
         writer.writerow({"step": 0, "elapsed_s": 0, "loss": "", "lr": 0, "val_psnr": f"{v:.4f}"})
-        say(f"step 0 val {v:.3f} dB (the bicubic start)")
+        say(f"step 0 val {v:.3f} dB (the starting weights)")
+    loop(run, device, perceptual, autocast, val_pairs, writer, csv_file, say)
 
-    t0, t_ck, run_loss, n_loss = time.time() - elapsed, time.time(), 0.0, 0
-    autocast = device.type == "cpu" and not args.fp32
-    while step < args.steps:
-        lr_np, hr_np = sampler.batch(args.batch)
-        lr = torch.from_numpy(lr_np).to(device).contiguous(memory_format=torch.channels_last)
-        hr = torch.from_numpy(hr_np).to(device).contiguous(memory_format=torch.channels_last)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast or device.type == "cuda"):
-            sr = model(lr)
-            loss = F.mse_loss(sr.float(), hr)
-            if perceptual is not None:
-                loss = loss + args.alpha * perceptual(sr.float(), hr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        opt.step()
-        step += 1
-        run_loss += loss.item()
+
+def loop(run: Run, device: torch.device, perceptual: PerceptualLoss | None, autocast: bool, val_pairs: list[Pair],
+         writer: csv.DictWriter[str], csv_file: Any, say: Callable[[str], None]) -> None:
+    """Train until --steps, --stop-at or a time limit; validate, log and checkpoint on the way."""
+    args, last = run.args, run.args.out / "last.pt"
+    session_start = time.time()
+    t0, t_ck, run_loss, n_loss = time.time() - run.elapsed, time.time(), 0.0, 0
+    while run.step < args.steps:
+        run_loss += train_step(run, device, perceptual, autocast)
         n_loss += 1
-        elapsed = time.time() - t0
-        done = (
-            step >= args.steps
-            or step == args.stop_at
-            or bool(args.time_limit_min and elapsed > args.time_limit_min * 60)
-        )
-        if step % args.val_every == 0 or done:
-            v = validate(model, val_pairs, args.scale, device)
-            writer.writerow(
-                {
-                    "step": step,
-                    "elapsed_s": f"{elapsed:.0f}",
-                    "loss": f"{run_loss / n_loss:.6f}",
-                    "lr": f"{lr_at(step, args.steps, args.lr):.2e}",
-                    "val_psnr": f"{v:.4f}",
-                }
-            )
+        run.elapsed = time.time() - t0
+        done = should_stop(run, session_start)
+        if run.step % args.val_every == 0 or done:
+            v = validate(run.judged, val_pairs, args.scale, device)
+            writer.writerow({"step": run.step, "elapsed_s": f"{run.elapsed:.0f}", "loss": f"{run_loss / n_loss:.6f}",
+                             "lr": f"{lr_at(run.step, args.steps, args.lr):.2e}", "val_psnr": f"{v:.4f}"})
             csv_file.flush()
-            say(f"step {step} loss {run_loss / n_loss:.6f} val {v:.3f} dB ({elapsed / 60:.1f} min)")
+            say(f"step {run.step} loss {run_loss / n_loss:.6f} val {v:.3f} dB patch {run.sampler.patch} "
+                f"({run.elapsed / 60:.1f} min)")
             run_loss, n_loss = 0.0, 0
-            if v > best:
-                best = v
-                save(
-                    args.out / "best.pt",
-                    checkpoint(model, opt, sampler, step, elapsed, best, args, provenance),
-                )
-        if step in args.snapshot_at:
-            save(
-                args.out / f"step_{step}.pt",
-                checkpoint(model, opt, sampler, step, elapsed, best, args, provenance),
-            )
+            if v > run.best:
+                run.best = v
+                save(args.out / "best.pt", run.payload())
+        if run.step in args.snapshot_at:
+            save(args.out / f"step_{run.step}.pt", run.payload())
         if done or time.time() - t_ck > args.ckpt_every_s:
-            save(last, checkpoint(model, opt, sampler, step, elapsed, best, args, provenance))
+            save(last, run.payload())
             t_ck = time.time()
         if done:
             break
-    say(f"finished at step {step}, best val {best:.3f} dB, {elapsed / 60:.1f} min")
+    say(f"finished at step {run.step}, best val {run.best:.3f} dB, {run.elapsed / 60:.1f} min")
 
 
 if __name__ == "__main__":

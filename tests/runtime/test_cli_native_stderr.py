@@ -12,6 +12,22 @@ import numpy as np
 import pytest
 
 
+def _bad_zlib_png(tmp_path: Path) -> Path:
+    """A PNG whose chunk CRCs are right but whose compressed pixels are not: libpng complains."""
+    import struct
+    import zlib
+
+    ok, buf = cv2.imencode(".png", np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    data = bytearray(buf.tobytes())
+    at = data.find(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    data[at + 4 + length // 2] ^= 0xFF
+    data[at + 4 + length : at + 8 + length] = struct.pack(">I", zlib.crc32(data[at : at + 4 + length]))
+    path = tmp_path / "bad_zlib.png"
+    path.write_bytes(bytes(data))
+    return path
+
+
 def _truncated(tmp_path: Path, suffix: str) -> Path:
     ok, buf = cv2.imencode(suffix, np.zeros((64, 64, 3), np.uint8))
     assert ok
@@ -28,11 +44,18 @@ def _run(path: Path, tmp_path: Path, keep_native: bool) -> subprocess.CompletedP
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
 
 
+def test_libpng_noise_is_kept_from_the_user(tmp_path: Path) -> None:
+    broken = _bad_zlib_png(tmp_path)
+    noisy = _run(broken, tmp_path, keep_native=True)
+    assert "libpng error" in noisy.stderr  # libpng does print here: the test can see it
+    quiet = _run(broken, tmp_path, keep_native=False)
+    assert quiet.returncode == 3
+    assert quiet.stderr.splitlines() == [line for line in noisy.stderr.splitlines() if line.startswith("error:")]
+
+
 @pytest.mark.parametrize("suffix", [".tiff", ".bmp"])
 def test_a_broken_file_gives_one_error_line_and_no_decoder_log(tmp_path: Path, suffix: str) -> None:
     broken = _truncated(tmp_path, suffix)
-    noisy = _run(broken, tmp_path, keep_native=True)
-    assert "[ERROR" in noisy.stderr  # OpenCV does print here: the test can see it
     quiet = _run(broken, tmp_path, keep_native=False)
     assert quiet.returncode == 3
     lines = quiet.stderr.splitlines()
