@@ -111,10 +111,7 @@ _UPSCALERS: dict[tuple[Path, int], Upscaler] = {}
 
 @pytest.fixture(scope="module")
 def forms(tiny_model_factory) -> dict[tuple[str, int], Path]:  # type: ignore[no-untyped-def]
-    try:
-        import export.fast_graph  # noqa: F401
-    except ModuleNotFoundError:
-        pytest.skip("needs the exporter's export/fast_graph.py (repository checkout) and onnx")
+    # Both forms are committed fixtures (tests/fixtures/tiny): no onnx or export/ needed.
     return {(form, s): tiny_model_factory(scale=s, fast=form == "fast") for form in FORMS for s in (2, 3, 4)}
 
 
@@ -187,8 +184,9 @@ def test_margin_equal_to_receptive_field_is_enough(tiny_model_factory) -> None: 
 
 
 def _bit_exact_form(path: Path, scale: int) -> bool:
-    onnx = pytest.importorskip("onnx")
-    has_resize = any(n.op_type == "Resize" for n in onnx.load(path).graph.node)
+    from litesr_edge.bench.onnx_graph import read_graph
+
+    has_resize = any(n.op_type == "Resize" for n in read_graph(path).nodes)
     return not has_resize or scale in (2, 4)
 
 
