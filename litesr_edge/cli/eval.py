@@ -167,7 +167,7 @@ Datasets = Annotated[
     list[Path],
     typer.Argument(
         help="Dataset folders: the benchmark layout (image_SRF_<s>/*_HR.png + *_LR.png, "
-        "e.g. ../shared/datasets/test/Set5) or a plain folder of HR images.",
+        "e.g. Set5/image_SRF_4/img_001_SRF_4_HR.png) or a plain folder of HR images.",
         show_default=False,
     ),
 ]

@@ -1,23 +1,18 @@
 """ONNX Runtime session options for running LiteSRNet on the CPU provider.
 
-Measured with ``python -m benchmarks.ort_tuning`` (x4/depth-19, 320x180 -> 1280x720,
-2 threads, round-robin; benchmarks/results/ort_tuning.md). What matters, in order:
+The choices and their measurements are in benchmarks/results/ort_tuning.md (made by
+``python -m benchmarks.ort_tuning``); in short, by effect:
 
-1. The graph, not the options: the exporter's sub-pixel rewrite (export/fast_graph.py)
-   takes ORT from 0.71 to 0.49 s (ORT's ConvTranspose and cubic Resize kernels are
-   generic loops; Conv runs on the blocked AVX-512 path at ~the GEMM peak).
-2. ``ORT_ENABLE_ALL`` (it includes the NCHWc layout transformer): EXTENDED is ~1.4x
-   slower. It is ORT's default; set here so nobody "optimises" it away.
-3. One intra-op thread per core: 1 thread was 1.45x slower than 2.
-4. No spinning (``session.intra_op.allow_spinning=0``): idle workers sleep at once. With a
-   busy high-priority neighbour (training at nice -15) spinning was 16% slower, because a
-   spinning worker burns the time slice its straggling peer needs; on an idle machine the
-   two were within noise (one run 7% for spinning, the next 11% against), and not
-   spinning always used 10-15% less CPU. ``spinning=True`` restores ORT's default.
+1. The graph matters more than the options: the exporter's sub-pixel rewrite
+   (export/fast_graph.py) avoids ORT's generic ConvTranspose and cubic Resize kernels.
+2. ``ORT_ENABLE_ALL`` (it includes the NCHWc layout transformer), ORT's default, set here
+   so nobody "optimises" it away.
+3. One intra-op thread per core.
+4. No spinning: a spinning worker burns the time slice a straggling peer needs when the
+   cores are shared, and idle workers sleeping uses less CPU.
 
-Tried and not kept (gains within the run-to-run noise, <= 7%, or needing per-shape
-sessions): fixed input shapes (free-dimension overrides), IO binding with a
-preallocated output, denormals-as-zero, parallel execution mode.
+Fixed input shapes, IO binding, denormals-as-zero and parallel execution were tried and
+not kept (within the noise, or needing a session per shape).
 """
 
 from __future__ import annotations
@@ -25,8 +20,6 @@ from __future__ import annotations
 import onnxruntime as ort
 
 from litesr_edge.errors import InvalidInputError
-
-__all__ = ["make_session_options"]
 
 
 def make_session_options(

@@ -11,17 +11,13 @@ The fast CPU paths (timings: benchmarks/results/bench_compare.md).
 * ``precision="fp32"`` keeps full precision.
 
 In bf16 the global bicubic skip runs apart from the network in fp32 and is added in fp32:
-bf16 keeps 8 significant bits, so a bf16 skip re-quantises the image itself. Measured on
-the trained x2 model (Set5): all-bf16 loses 0.045 dB PSNR, almost all of it in the skip
-(network bf16 + skip fp32: +0.004 dB). OpenVINO's per-node "keep fp32" marking
-(``disable_fp16_compression``) had no effect on the CPU bf16 path. The split-off skip is
-OpenCV's bicubic resize when that reproduces the file's skip on a probe image (the
-exporter's skip is PyTorch's bicubic, a = -0.75, half-pixel, edge clamp: max difference
-~5e-7); otherwise the skip sub-graph itself, compiled in fp32. OpenCV takes ~1 ms for a
-1280x720 result where OpenVINO's fp32 skip took ~5 ms: the whole x4 int8 call is 1.13x
-faster (benchmarks/results/int8_forms.md). Both write the NHWC layout that the network is
-asked to produce (which saves OpenVINO's final reorder), so the sum and the uint8
-conversion run on contiguous pixels.
+bf16 keeps 8 significant bits, so a bf16 skip would re-quantise the image itself (the
+measured loss is in docs/engines.md). The split-off skip is OpenCV's bicubic resize when
+that reproduces the file's own skip on a probe image (the exporter's skip is PyTorch's
+bicubic: a = -0.75, half-pixel, edge clamp), because it is faster than OpenVINO's fp32
+skip (benchmarks/results/int8_forms.md); otherwise the skip sub-graph itself, compiled in
+fp32. Both write the NHWC layout the network is asked to produce (which saves OpenVINO's
+final reorder), so the sum and the uint8 conversion run on contiguous pixels.
 
 Needs the optional extra: ``pip install 'litesr-edge[openvino]'``. Importing this module
 without openvino raises ModuleNotFoundError, which ``create_engine`` reports as an
@@ -167,7 +163,7 @@ def _float_ops(core: ov.Core, precision: str) -> str:
 
     int8: the QDQ nodes make the convolutions int8 whatever the hint; the rest (head conv,
     decoder outputs, the recurrent steps' Adds) runs in bf16 where the CPU has it, like the
-    bf16 path (measured: about 10% faster than fp32 at x4, see docs/engines.md), with the bicubic
+    bf16 path (faster than fp32; see docs/engines.md), with the bicubic
     skip split off in fp32.
     """
     if precision != "int8":
