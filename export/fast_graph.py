@@ -40,6 +40,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from litesr_edge.bench.torch_weights import recover_conv_after_shuffle as _recover_after_shuffle
+from litesr_edge.bench.torch_weights import recover_convtranspose
+
 __all__ = [
     "conv_after_shuffle_weights",
     "cubic_phase_kernels",
@@ -93,23 +96,8 @@ def subpixel_convtranspose_weights(
 def recover_convtranspose_weights(
     conv_w: np.ndarray, conv_b: np.ndarray, s: int, k: int, p: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`subpixel_convtranspose_weights`: the ConvTranspose (Cin, Cout, k, k) weight and bias.
-
-    Lets tools that run the PyTorch model (litesr_edge.bench.torch_weights) load the weights
-    of a rewritten graph.
-    """
-    phases = _phase_offsets(s, k, p)
-    dmin = min(d for ph in phases for d, _ in ph)
-    size = conv_w.shape[2]
-    cout, cin = conv_w.shape[0] // (s * s), conv_w.shape[1]
-    blocks = conv_w.reshape(cout, s, s, cin, size, size)
-    w = np.zeros((cin, cout, k, k), np.float32)
-    for ah, ph_h in enumerate(phases):
-        for aw, ph_w in enumerate(phases):
-            for dh, th in ph_h:
-                for dw, tw in ph_w:
-                    w[:, :, th, tw] = blocks[:, ah, aw, :, dh - dmin, dw - dmin].T
-    return w, conv_b.reshape(cout, s * s)[:, 0].astype(np.float32)
+    """Inverse of :func:`subpixel_convtranspose_weights` (the runtime's bench reads weights this way)."""
+    return recover_convtranspose(conv_w, conv_b, s, k, p)
 
 
 def _shuffle_taps(b: int, k: int, p: int) -> tuple[list[list[tuple[int, int, int]]], int, int]:
@@ -143,15 +131,7 @@ def recover_conv_after_shuffle(
     w2: np.ndarray, bias2: np.ndarray, b: int, k: int, p: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`conv_after_shuffle_weights` (for tools that rebuild the PyTorch model)."""
-    taps, pad_lo, pad_hi = _shuffle_taps(b, k, p)
-    size = pad_lo + pad_hi + 1
-    cout, cin = w2.shape[0] // (b * b), w2.shape[1] // (b * b)
-    blocks = w2.reshape(cout, b, b, cin, b, b, size, size)
-    w = np.zeros((cout, cin, k, k), np.float32)
-    for ty, iy, dy in taps[0]:
-        for tx, ix, dx in taps[0]:
-            w[:, :, ty, tx] = blocks[:, 0, 0, :, iy, ix, dy + pad_lo, dx + pad_lo]
-    return w, bias2.reshape(cout, b * b)[:, 0].astype(np.float32)
+    return _recover_after_shuffle(w2, bias2, b, k, p)
 
 
 def _cubic(x: float, a: float) -> float:
