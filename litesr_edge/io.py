@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from litesr_edge._atomic import atomic_write
+from litesr_edge._headers import INPUT_FORMATS, Probe, png_frames, probe, require_still
 from litesr_edge.errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
 
 __all__ = [
@@ -66,17 +67,27 @@ def load_bytes(path: str | os.PathLike[str]) -> bytes:
     return data
 
 
-def image_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int] | None:
-    """(height, width) as stored, for PNG and JPEG; None for other formats.
+def image_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int]:
+    """(height, width) as stored, read from the header without decoding.
 
-    Raises ImageReadError when a PNG or JPEG is truncated, so that no partial
-    image is ever decoded.
+    Reads PNG, JPEG, BMP, TIFF, WebP and GIF headers, so that a pixel limit
+    can be checked before OpenCV allocates anything. Raises ImageReadError for
+    a truncated PNG or JPEG (walked to their end, so no partial image is
+    decoded), a truncated header of the other formats, content in
+    none of these formats, and for an animation or multi-page file (APNG,
+    animated GIF or WebP, multi-page TIFF), of which only one frame would be
+    upscaled.
     """
     if data.startswith(_PNG_SIGNATURE):
-        return _png_size(data, source)
-    if data.startswith(_JPEG_SOI):
-        return _jpeg_size(data, source)
-    return None
+        height, width = _png_size(data, source)
+        found = Probe("PNG", height, width, png_frames(data))
+    elif data.startswith(_JPEG_SOI):
+        height, width = _jpeg_size(data, source)
+        found = Probe("JPEG", height, width)
+    else:
+        found = probe(data, source)
+    require_still(found, source)
+    return found.height, found.width
 
 
 def _truncated(source: str | os.PathLike[str], kind: str) -> ImageReadError:
@@ -155,7 +166,7 @@ def decode_image(data: bytes, source: str | os.PathLike[str]) -> Image:
     if array is None:
         raise ImageReadError(
             f"input {source} is not a readable image (corrupt, or not an image at all); "
-            f"supported formats: {', '.join(IMAGE_SUFFIXES)}"
+            f"supported formats: {', '.join(INPUT_FORMATS)}"
         )
     if array.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(
@@ -186,7 +197,7 @@ def read_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> I
         raise InvalidInputError(f"max_pixels={max_pixels} must be >= 0 (0: no limit, None: {DEFAULT_MAX_PIXELS:,})")
     data = load_bytes(path)
     size = image_size(data, path)
-    if max_pixels and size is not None and size[0] * size[1] > max_pixels:
+    if max_pixels and size[0] * size[1] > max_pixels:
         raise ImageTooLargeError(
             f"input {path} has {size[1]}x{size[0]} = {size[0] * size[1]:,} pixels, more than the limit "
             f"{max_pixels:,}; raise max_pixels if you trust this file"

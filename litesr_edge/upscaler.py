@@ -294,11 +294,8 @@ class Upscaler:
         data = load_bytes(src)
         size = image_size(data, src)
         check_output_path(dst, src, overwrite)
-        if size is not None:
-            self.check_size(size[0], size[1], f"input {src}")
+        self.check_size(size[0], size[1], f"input {src}")  # from the header, before any decode
         image = decode_image(data, src)
-        if size is None:
-            self.check_size(image.shape[0], image.shape[1], f"input {src}")
         if image.dtype == np.uint16:  # the output format must hold 16-bit samples
             check_output_path(dst, src, overwrite, image.dtype)
         return write_image(dst, self.upscale(image, progress=progress), overwrite=overwrite, source=src)
