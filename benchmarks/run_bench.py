@@ -96,7 +96,7 @@ def table3(runs: int, threads: int, command: str, quick: bool) -> None:
         opts = BenchOptions(models=tuple(paths), runs=runs, threads=threads, compare="openvino,int8")
         report, _ = run_bench(opts)
     report = BenchReport(report.machine, report.settings, report.gemm_peak, report.rows,
-                         (*report.notes, *notes), report.convention)
+                         (*report.notes, *notes), report.convention, int8_peak=report.int8_peak)
     x4 = next((r.macs_g for r in report.rows if (r.scale, r.depth) == (4, 19) and r.macs_g), 0.0)
     _write(RESULTS / "bench_table3", report, [], command, PAPER_NOTE.format(ours=x4))
 

@@ -64,9 +64,11 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
     if "act_scales" in ck:
         src = ck.get("qat_from", {})
         cal = prov.get("calibration", {})
+        what = (f"{cal.get('patches', '?')} training patches (chosen on validation)" if cal.get("set") != "rich"
+                else f"{cal.get('images', '?')} images: whole training photos, their most edge-dense windows and "
+                "synthetic hard cases (models/calibration.py)")
         how = ("learned by quantization-aware fine-tuning" if ck.get("step", 0)
-               else f"calibrated at the {cal.get('percentile', '?')}th percentile of {cal.get('patches', '?')} "
-               "training patches (chosen on validation), no fine-tuning")
+               else f"calibrated at the {cal.get('percentile', '?')}th percentile of {what}, no fine-tuning")
         qat_extra = {
             "precision": "int8",
             "quantization": f"QDQ int8: per-channel int8 weights, per-tensor uint8 activations ({how}); "

@@ -17,6 +17,7 @@ __all__ = [
     "DatasetError",
     "EngineUnavailableError",
     "OutOfMemoryError",
+    "ClusterError",
     "EngineFallbackWarning",
 ]
 
@@ -79,6 +80,12 @@ class OutOfMemoryError(LiteSRError, MemoryError):
     """The machine has not enough memory for the image or the tile being upscaled."""
 
     exit_code = 10
+
+
+class ClusterError(LiteSRError):
+    """A Ray cluster cannot be reached or started, the ``ray`` extra is missing, or Ray lost the job."""
+
+    exit_code = 11
 
 
 class EngineFallbackWarning(UserWarning):

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from litesr_edge._atomic import atomic_write
 from litesr_edge._headers import INPUT_FORMATS, Probe, png_frames, probe, require_still
+from litesr_edge._metadata import read_metadata
 from litesr_edge.errors import ImageReadError, ImageTooLargeError, ImageWriteError, InvalidInputError
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "check_output_path",
     "decode_image",
+    "encode_image",
     "image_size",
     "load_bytes",
     "read_image",
@@ -149,9 +151,9 @@ def _jpeg_size(data: bytes, source: str | os.PathLike[str]) -> tuple[int, int]:
 def decode_image(data: bytes, source: str | os.PathLike[str]) -> Image:
     """Decode to HxW, HxWx3 RGB or HxWx4 RGBA, uint8 or uint16 as stored.
 
-    JPEGs are rotated/flipped upright by their EXIF orientation (JPEG has no
-    alpha, so the colour-preserving flags lose nothing); other formats are
-    decoded unchanged, alpha included.
+    Images are rotated/flipped upright by their EXIF orientation: JPEG and TIFF by
+    OpenCV (JPEG has no alpha, so the colour-preserving flags lose nothing), PNG and
+    WebP (decoded unchanged, alpha included) here, from their eXIf / EXIF chunk.
     """
     is_jpeg = data.startswith(_JPEG_SOI)
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if is_jpeg else cv2.IMREAD_UNCHANGED
@@ -177,13 +179,24 @@ def decode_image(data: bytes, source: str | os.PathLike[str]) -> Image:
     if array.ndim == 3:
         code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
         array = cv2.cvtColor(array, code)
+    if data.startswith(_PNG_SIGNATURE) or data[8:12] == b"WEBP":  # OpenCV applies the others' orientation
+        array = upright(array, read_metadata(data).orientation)
     return cast(Image, array)
+
+
+def upright(image: NDArray[Any], orientation: int) -> NDArray[Any]:
+    """``image`` turned/flipped as EXIF ``orientation`` (1-8) says a viewer shows it."""
+    turns = {1: 0, 2: 0, 3: 2, 4: 2, 5: 3, 6: 3, 7: 1, 8: 1}.get(orientation, 0)  # 90-degree turns, counter-clockwise
+    turned = np.rot90(image, turns) if turns else image
+    if orientation in (2, 4, 5, 7):  # the mirrored ones: a left-right flip after the turn
+        turned = turned[:, ::-1]
+    return np.ascontiguousarray(turned)
 
 
 def read_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> Image:
     """Read an image file as a numpy array: HxW grey, HxWx3 RGB or HxWx4 RGBA.
 
-    Samples stay uint8 or uint16 as stored; JPEG EXIF orientation is applied.
+    Samples stay uint8 or uint16 as stored; the EXIF orientation is applied.
     ``max_pixels`` bounds the stored pixel count before decoding: None means
     DEFAULT_MAX_PIXELS (Pillow's decompression-bomb error threshold), 0 means
     no limit of ours (OpenCV's own CV_IO_MAX_IMAGE_PIXELS still applies).
@@ -263,17 +276,27 @@ def write_image(
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
         raise InvalidInputError(f"cannot write an array of shape {image.shape}; expected HxW, HxWx3 or HxWx4")
     p = check_output_path(path, source, overwrite, image.dtype)
-    encoded = _encode(p, image)
+    encoded = encode_image(p, image)
     atomic_write(p, encoded, overwrite)
     return p
 
 
-def _encode(path: Path, image: NDArray[Any]) -> bytes:
+def encode_image(path: Path, image: NDArray[Any], quality: int | None = None) -> bytes:
+    """``image`` encoded in the format of ``path``'s suffix; ``quality`` (1-100) for JPEG and WebP.
+
+    None keeps OpenCV's defaults (JPEG 95, WebP lossless); lossless formats ignore it.
+    """
     if image.ndim == 3 and image.shape[2] in (3, 4):
         code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
         image = cv2.cvtColor(image, code)
+    suffix = path.suffix.lower()
+    params: list[int] = []
+    if quality is not None and suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, quality]
+    elif quality is not None and suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, quality]
     try:
-        ok, buffer = cv2.imencode(path.suffix.lower(), image)
+        ok, buffer = cv2.imencode(suffix, image, params)
     except cv2.error as exc:
         raise ImageWriteError(f"cannot encode {path}: {exc.msg}") from exc
     if not ok:

@@ -6,15 +6,18 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, cast, overload
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
 
+from litesr_edge import _files
 from litesr_edge._args import check_bool, check_int, check_number, check_path, check_providers, check_str
 from litesr_edge._pixels import Array, check_image, store_output, to_batch, upscale_alpha
-from litesr_edge.engines import ENGINES, PRECISIONS, Engine
-from litesr_edge.engines.resolve import Request, fallback_message, open_engine
+from litesr_edge.engines import ENGINES, PRECISIONS
+from litesr_edge.engines.modes import AUTO, EngineName, ModeName, PrecisionName, open_with_mode
+from litesr_edge.engines.resolve import Request, fallback_message
+from litesr_edge.engines.tta import run_tta
 from litesr_edge.errors import (
     EngineFallbackWarning,
     ImageTooLargeError,
@@ -22,32 +25,19 @@ from litesr_edge.errors import (
     ModelError,
     OutOfMemoryError,
 )
-from litesr_edge.io import DEFAULT_MAX_PIXELS, check_output_path, decode_image, image_size, load_bytes, write_image
+from litesr_edge.io import DEFAULT_MAX_PIXELS
 from litesr_edge.registry.info import ModelInfo
+from litesr_edge.resize import Size
 from litesr_edge.tiling import Tile, choose_tile, plan_tiles
 
-__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_MEMORY_MB", "DEFAULT_SCALE", "EngineName", "PrecisionName", "Progress",
-           "Upscaler", "engine_name", "fallback_message", "precision_name"]
+__all__ = ["DEFAULT_DEPTH", "DEFAULT_MAX_MEMORY_MB", "DEFAULT_SCALE", "EngineName", "ModeName", "PrecisionName",
+           "Progress", "Upscaler", "fallback_message"]
 
 DEFAULT_SCALE = 4
 DEFAULT_DEPTH = 19
 DEFAULT_MAX_MEMORY_MB = 1024
-EngineName = Literal["onnxruntime", "openvino"]
-PrecisionName = Literal["fp32", "bf16", "int8"]
 # ``progress(done_tiles, total_tiles)``: once with 0 before the first tile, then after each.
 Progress = Callable[[int, int], None]
-
-
-def engine_name(name: str) -> EngineName:
-    """``name`` as an engine name; InvalidInputError (listing the engines) if it is not one."""
-    check_str("engine", name, ENGINES)
-    return cast(EngineName, name)
-
-
-def precision_name(name: str | None) -> PrecisionName | None:
-    """``name`` as a precision name (or None); InvalidInputError listing the precisions otherwise."""
-    check_str("precision", name, PRECISIONS, optional=True)
-    return cast(PrecisionName | None, name)
 
 
 class Upscaler:
@@ -72,8 +62,11 @@ class Upscaler:
         threads: intra-op CPU threads; None lets the engine decide.
         max_pixels: refuse images whose OUTPUT would have more pixels than this
             (a decompression-bomb guard, as in Pillow).
-        engine: "onnxruntime" (default; any provider, the exact reference) or
-            "openvino" (CPU only; ``pip install 'litesr-edge[openvino]'``).
+        engine: "auto" (default): the fastest engine/precision measured to keep every
+            test image within 0.05 dB of the reference on this CPU class, else ONNX
+            Runtime fp32 (why: :attr:`choice`; docs/engines.md); "onnxruntime" (any
+            provider, the exact reference) or "openvino" (CPU only; ``pip install
+            'litesr-edge[openvino]'``).
         precision: "fp32", "bf16" or "int8"; None is the engine's default ("fp32"
             for onnxruntime; for openvino "bf16" on CPUs with native bf16, else
             "fp32"; "int8" for an int8 model file). bf16 needs openvino and a CPU
@@ -86,6 +79,10 @@ class Upscaler:
         tta: test-time augmentation: every tile is run in the 8 flips/rotations
             and the outputs are averaged (8x the inference time). Tiling stays
             exact: each tile's crop is transformed, never the whole image.
+            None: the mode's (on for "best" only).
+        mode: a preset: "fast" (cheapest depth/precision within 0.1 dB of
+            balanced), "balanced" (the auto path) or "best" (ONNX Runtime fp32 +
+            tta); explicit depth/engine/precision/tta override it. See :attr:`choice`.
 
     Images are numpy arrays, HxW (grey), HxWx1, HxWx3 (RGB order, not OpenCV's
     BGR) or HxWx4 (RGBA), of dtype uint8, uint16 or float32 in [0, 1]; the
@@ -106,19 +103,17 @@ class Upscaler:
         max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
         threads: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        engine: EngineName = "onnxruntime",
+        engine: EngineName = "auto",
         precision: PrecisionName | None = None,
         fallback: bool = False,
-        tta: bool = False,
+        tta: bool | None = None,
+        mode: ModeName | None = None,
     ) -> None:
-        _check_arguments(scale, depth, tile, max_memory_mb, threads, max_pixels, engine, precision, fallback)
-        check_bool("tta", tta)
-        self._tta = tta
-        source: Path | tuple[int, int] = check_path("model", model) if model is not None else (
-            DEFAULT_SCALE if scale is None else scale, DEFAULT_DEPTH if depth is None else depth
-        )
-        request = Request(engine, precision, source, check_providers(providers), threads)
-        resolved = open_engine(request, fallback)
+        _check_arguments(scale, depth, tile, max_memory_mb, threads, max_pixels, engine, precision, fallback, tta)
+        path = check_path("model", model) if model is not None else None
+        request = Request(engine, precision, (DEFAULT_SCALE, DEFAULT_DEPTH), check_providers(providers), threads)
+        opened = open_with_mode(mode, scale, depth, path, engine, precision, tta, request, fallback)
+        resolved, self._tta, self._choice = opened.resolved, opened.tta, opened.choice
         self._engine, self._engine_kind = resolved.engine, resolved.kind
         self._model_path, self._fallback_reason = resolved.path, resolved.fallback_reason
         if self._fallback_reason is not None:
@@ -166,6 +161,11 @@ class Upscaler:
     def fallback_reason(self) -> str | None:
         """Why the requested engine/precision was replaced by ONNX Runtime fp32; None if it was not."""
         return self._fallback_reason
+
+    @property
+    def choice(self) -> str | None:
+        """What ``engine="auto"`` and/or ``mode`` chose and why, one line; None when neither chose."""
+        return self._choice
 
     @property
     def model_path(self) -> Path:
@@ -258,7 +258,7 @@ class Upscaler:
         rows, cols = tile.crop_slices()
         try:
             batch = to_batch(colour[rows, cols])
-            result = _run_tta(self._engine, batch) if self._tta else self._engine.run(batch)
+            result = run_tta(self._engine, batch) if self._tta else self._engine.run(batch)
             self._store(tile, batch, result, colour_out)
         except MemoryError:
             raise OutOfMemoryError(
@@ -285,39 +285,28 @@ class Upscaler:
         *,
         overwrite: bool = False,
         progress: Progress | None = None,
+        outscale: float | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        quality: int | None = None,
+        strip_metadata: bool = False,
     ) -> Path:
-        """Read ``src``, upscale it, write ``dst`` atomically; return ``dst``.
+        """Read ``src``, upscale it, write ``dst`` (format from its suffix) atomically; return ``dst``.
 
         Every check (input readable and complete, output path usable, pixel
-        limit) runs before inference, and nothing is written on failure.
+        limit) runs before inference, and nothing is written on failure. ``outscale``
+        or ``width``/``height`` (aspect kept) resize the network's output to that exact
+        size (litesr_edge.resize); ``quality`` (1-100) is for JPEG/WebP. EXIF, ICC, XMP
+        and IPTC are carried over (docs/workflow.md) unless ``strip_metadata``.
         """
-        data = load_bytes(src)
-        size = image_size(data, src)
-        check_output_path(dst, src, overwrite)
-        self.check_size(size[0], size[1], f"input {src}")  # from the header, before any decode
-        image = decode_image(data, src)
-        if image.dtype == np.uint16:  # the output format must hold 16-bit samples
-            check_output_path(dst, src, overwrite, image.dtype)
-        return write_image(dst, self.upscale(image, progress=progress), overwrite=overwrite, source=src)
-
-
-def _run_tta(engine: Engine, batch: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The mean of the engine's outputs over the 8 dihedral transforms of ``batch``, in a fixed order."""
-    total: NDArray[np.float32] | None = None
-    for turns in range(4):
-        for flip in (False, True):
-            x = np.rot90(batch, turns, axes=(2, 3))
-            y = engine.run(np.ascontiguousarray(x[..., ::-1] if flip else x))
-            y = np.rot90(y[..., ::-1] if flip else y, -turns, axes=(2, 3))
-            total = y.astype(np.float32) if total is None else np.add(total, y, out=total)
-    if total is None:  # unreachable: the loops always run
-        raise ModelError("test-time augmentation produced no output")
-    return np.multiply(total, np.float32(1 / 8), out=total)
+        size = Size(outscale=outscale, width=width, height=height)
+        return _files.upscale_file(self, src, dst, overwrite=overwrite, progress=progress, size=size,
+                                   quality=quality, strip_metadata=strip_metadata)
 
 
 def _check_arguments(
     scale: object, depth: object, tile: object, max_memory_mb: object, threads: object, max_pixels: object,
-    engine: object, precision: object, fallback: object,
+    engine: object, precision: object, fallback: object, tta: object,
 ) -> None:
     check_int("scale", scale, minimum=1, optional=True, hint="2, 3 or 4")
     check_int("depth", depth, minimum=1, optional=True, hint="e.g. 19")
@@ -325,6 +314,8 @@ def _check_arguments(
     check_number("max_memory_mb", max_memory_mb, hint="MB of working memory per tile, e.g. 1024")
     check_int("threads", threads, minimum=1, optional=True, hint="None for all cores")
     check_int("max_pixels", max_pixels, minimum=1, hint="output pixels")
-    check_str("engine", engine, ENGINES)
+    check_str("engine", engine, (AUTO, *ENGINES))
     check_str("precision", precision, PRECISIONS, optional=True)
     check_bool("fallback", fallback)
+    if tta is not None:
+        check_bool("tta", tta)

@@ -1,8 +1,8 @@
 """int8 quantization of a trained LiteSRNet: calibration, and optional quantization-aware fine-tuning.
 
-    # what made the bundled int8 models: calibrate only, best percentile by validation PSNR
+    # what makes the bundled int8 models: calibrate only, on the rich set (models/calibration.py), at the maximum
     python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/ptq_x4 --steps 0 \
-        --calib-batches 16 --percentiles 99.9,99.99,99.999,100
+        --calib-set rich --percentiles 100
     # fine-tune through the quantizer (LSQ scales, optional distillation from the fp32 model)
     python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/qat_x4 --steps 2000 --distill 1
 
@@ -19,9 +19,9 @@ The quantizer is the one the exported int8 model uses (``export/quantize.py``):
 * the head conv (3 -> 64, 0.3% of the Multi-Adds) reads the image in float, and the
   bicubic skip and final Add stay float: quantizing them would re-quantize the image.
 
-Fine-tuning the plain form (``--plain-body``) recovered most but not all of its loss (x4:
--0.06 dB on Set5); on the W - identity form, calibration alone is within 0.02 dB and
-fine-tuning did not improve validation (benchmarks/results/qat/README.md).
+Fine-tuning the plain form (``--plain-body``) recovered most but not all of its loss (x4: -0.06 dB
+on Set5); the W - identity form needs none on photos, and its worst images are set by the
+calibration set (docs/int8.md).
 
 Rounding is half to even, as ONNX QuantizeLinear. The checkpoint (``best.pt``) holds the
 weights in ``model`` (a plain LiteSRNet state dict), the activation scales in
@@ -48,12 +48,12 @@ from torch import nn
 
 from export.quantize import ACT_LEVELS, WEIGHT_MAX, identity_kernel
 
+from .calibration import activation_stats, quantized_inputs, rich_calibration_set
 from .data import PatchSampler, list_images, make_pairs, split
 from .litesrnet import LiteSRConfig, LiteSRNet, from_checkpoint
 from .train import run_logger, save, seed_all, validate
 
 __all__ = ["QuantLiteSRNet", "act_quant", "calibrate", "n_act_points", "weight_quant", "weight_scales"]
-
 
 
 def n_act_points(config: LiteSRConfig) -> int:
@@ -137,18 +137,8 @@ def calibrate(net: LiteSRNet, batches: list[torch.Tensor], percentile: float = 9
     seen: list[list[torch.Tensor]] = [[] for _ in range(n_act_points(net.config))]
     device = next(net.parameters()).device
     for x in batches:
-        feat = F.relu(net.head(x.to(device)))
-        k = 0
-        for _ in range(net.config.depth):
-            seen[k].append(feat.flatten())
-            feat = F.relu(net.body(feat))
-            k += 1
-        for m in net.upsample:
-            if isinstance(m, nn.ConvTranspose2d):
-                seen[k].append(feat.flatten())
-                k += 1
-            feat = m(feat)
-        seen[k].append(feat.flatten())
+        for k, t in enumerate(quantized_inputs(net, x.to(device))):
+            seen[k].append(t.flatten())
     q = [float(np.percentile(torch.cat(v).cpu().numpy(), percentile)) for v in seen]
     return torch.tensor(q).clamp_min(1e-6) / ACT_LEVELS
 
@@ -169,7 +159,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=2e-5, help="weights; the log-scales use 50x this")
     ap.add_argument("--n-val", type=int, default=10)
     ap.add_argument("--val-every", type=int, default=250)
-    ap.add_argument("--calib-batches", type=int, default=8)
+    ap.add_argument("--calib-batches", type=int, default=8, help="--calib-set patches: batches of --batch patches")
+    ap.add_argument("--calib-set", choices=("patches", "rich"), default="patches",
+                    help="patches: random training patches (the first int8 models); rich: whole photos, each photo's "
+                    "most edge-dense window and synthetic hard content (models/calibration.py; the bundled models)")
+    ap.add_argument("--calib-full", type=int, default=24, help="--calib-set rich: whole training photos")
+    ap.add_argument("--calib-variants", type=int, default=3, help="--calib-set rich: draws of each hard case")
     ap.add_argument("--percentiles", default="99.99",
                     help="calibration percentiles to try (comma-separated); the best by validation PSNR starts "
                     "the fine-tuning (--steps 0: post-training quantization only)")
@@ -242,22 +237,35 @@ def _loss(model: QuantLiteSRNet, teacher: LiteSRNet, lr: torch.Tensor, hr: torch
     return loss
 
 
-def _calibrated(net: LiteSRNet, calib: list[torch.Tensor], percentiles: list[float], residual: bool,
-                score: Callable[[QuantLiteSRNet], float], say: Callable[[str], None]
+def _calibrated(net: LiteSRNet, scales_for: Callable[[float], torch.Tensor], percentiles: list[float],
+                residual: bool, score: Callable[[QuantLiteSRNet], float], say: Callable[[str], None]
                 ) -> tuple[QuantLiteSRNet, dict[str, Any]]:
     """The QuantLiteSRNet whose calibration percentile scores best (validation PSNR), and a record."""
     best: tuple[float, float, QuantLiteSRNet] | None = None
     tried: dict[str, float] = {}
     for pct in percentiles:
-        model = QuantLiteSRNet(net, calibrate(net.eval(), calib, pct), residual)
-        tried[str(pct)] = value = score(model)
+        model = QuantLiteSRNet(net, scales_for(pct), residual)
+        tried[str(pct)] = value = score(model) if len(percentiles) > 1 else float("nan")
         say(f"calibration at percentile {pct}: val int8 {value:.4f} dB")
-        if best is None or value > best[0]:
+        if best is None or not value <= best[0]:
             best = (value, pct, model)
-    if best is None:
+    if best is None:  # an empty --percentiles
         raise ValueError("--percentiles lists no value")
-    patches = sum(int(b.shape[0]) for b in calib)
-    return best[2], {"percentile": best[1], "patches": patches, "val_psnr_by_percentile": tried}
+    return best[2], {"percentile": best[1], "val_psnr_by_percentile": tried}
+
+
+def _scales_for(args: argparse.Namespace, net: LiteSRNet, sampler: PatchSampler,
+                train_paths: list[Path]) -> tuple[Callable[[float], torch.Tensor], dict[str, Any]]:
+    """Activation scales by percentile from the chosen calibration set, and what the set was."""
+    if args.calib_set == "patches":
+        calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
+        return (lambda pct: calibrate(net.eval(), calib, pct)), {
+            "set": "patches", "patches": args.calib_batches * args.batch, "patch": args.patch}
+    images = rich_calibration_set(train_paths, net.config.scale, args.calib_full, args.patch, args.calib_variants,
+                                  args.seed)
+    stats = activation_stats(net, images, n_act_points(net.config))
+    return stats.scales, {"set": "rich", "whole_photos": args.calib_full, "edge_windows": 2 * args.calib_full,
+                          "edge_window": args.patch, "hard_case_variants": args.calib_variants, "images": len(images)}
 
 
 def _optimizer(model: QuantLiteSRNet, lr: float) -> torch.optim.Adam:
@@ -285,15 +293,16 @@ def main(argv: list[str] | None = None) -> None:
     train_paths, val_paths = split(list_images(args.data), args.n_val)
     sampler = PatchSampler(make_pairs(train_paths, cfg.scale), cfg.scale, args.patch, args.seed)
     val_pairs = make_pairs(val_paths, cfg.scale)
-    calib = [torch.from_numpy(sampler.batch(args.batch)[0]) for _ in range(args.calib_batches)]
     teacher = _teacher(args, source, net).to(device)
     residual = bool(source.get("residual_body", False)) if "act_scales" in source else not args.plain_body
     if "act_scales" in source:
         model = QuantLiteSRNet(net, source["act_scales"], residual).to(device)
         calibration = source.get("calibration", {})
     else:
-        model, calibration = _calibrated(net, calib, [float(p) for p in args.percentiles.split(",")], residual,
+        scales_for, calib_set = _scales_for(args, net, sampler, train_paths)
+        model, calibration = _calibrated(net, scales_for, [float(p) for p in args.percentiles.split(",")], residual,
                                          lambda m: validate(m.to(device), val_pairs, cfg.scale, device), say)
+        calibration.update(calib_set)
     model = model.to(device).to(memory_format=torch.channels_last)
     opt = _optimizer(model, args.lr)
     provenance = {

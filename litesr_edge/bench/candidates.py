@@ -21,8 +21,9 @@ from litesr_edge.bench.macs import count_macs
 from litesr_edge.bench.onnx_graph import read_graph
 from litesr_edge.bench.run import Candidate, Image, Latency
 from litesr_edge.bench.torch_worker import TORCH_ENV
+from litesr_edge.engines.modes import engine_name, precision_name
 from litesr_edge.errors import EngineUnavailableError, InvalidInputError
-from litesr_edge.upscaler import Upscaler, engine_name, precision_name
+from litesr_edge.upscaler import Upscaler
 
 __all__ = [
     "PEERS_HINT",

@@ -116,12 +116,15 @@ def _versions() -> dict[str, str]:
 
 
 def machine_info() -> dict[str, object]:
-    """CPU, cores, memory, OS, library versions and the current load (a noise indicator)."""
+    """CPU, its class (the engine table's, e.g. "x86-64 AVX2"), cores, memory, OS, versions, current load."""
+    from litesr_edge.engines.cpu import CPU_CLASSES, cpu_class
+
     model, flags = _cpu_model()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     return {
         "cpu": model,
         "cpu_flags": flags,
+        "cpu_class": CPU_CLASSES[cpu_class()],
         "logical_cpus": os.cpu_count(),
         "memory_gib": _memory_gib(),
         "os": f"{platform.system()} {platform.release()}",

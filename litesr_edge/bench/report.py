@@ -12,7 +12,7 @@ __all__ = ["COLUMNS", "cells", "machine_line", "scaling_markdown", "scaling_seri
 
 COLUMNS = (
     "row", "engine", "tile", "Multi-Adds (G)", "paper (G)", "params", "weights (MB)", "+RSS (MB)",
-    "median (s)", "p90 (s)", "CPU s/img", "MP/s out", "GMAC/s", "% fp32 peak", "x vs ORT fp32",
+    "median (s)", "p90 (s)", "CPU s/img", "MP/s out", "GMAC/s", "% fp32 peak", "% int8 peak", "x vs ORT fp32",
 )
 
 
@@ -32,6 +32,7 @@ def cells(row: BenchRow) -> list[str]:
         _num(None if lat is None else lat.median_s, ".3f"), _num(None if lat is None else lat.p90_s, ".3f"),
         _num(None if lat is None else lat.cpu_median_s, ".3f"),
         _num(row.output_mp_per_s, ".2f"), _num(row.gmacs_per_s, ".1f"), _num(row.pct_fp32_peak, ".0f"),
+        _num(row.pct_int8_peak, ".0f") if row.precision == "int8" else "",
         _num(row.speedup_vs_ort_fp32, ".2f"),
     ]
 
@@ -44,9 +45,13 @@ def machine_line(report: BenchReport) -> str:
     peak = report.gemm_peak
     ptext = "not measured" if peak is None else (
         f"{peak.gmacs:.1f} GMAC/s ({peak.threads} thread(s), {peak.n}^3 sgemm, {peak.blas}, best of {peak.repeats})")
-    return (f"{m.get('cpu')} ({m.get('logical_cpus')} logical CPUs, flags {' '.join(map(str, m.get('cpu_flags', [])))}"  # type: ignore[call-overload]
-            f"); {vtext}; load average {m.get('load_average_1m')} -> {m.get('load_average_1m_after')}; "
-            f"fp32 GEMM peak {ptext}")
+    int8 = report.int8_peak
+    itext = "not measured" if int8 is None else (
+        f"{int8.gmacs:.1f} GMAC/s ({int8.threads} thread(s), {int8.n}^3 u8 x i8, {int8.blas}, best of {int8.repeats})")
+    flags = " ".join(map(str, m.get("cpu_flags", [])))  # type: ignore[call-overload]
+    return (f"{m.get('cpu')} (class {m.get('cpu_class', 'unknown')}; {m.get('logical_cpus')} logical CPUs, "
+            f"flags {flags}); {vtext}; load average {m.get('load_average_1m')} -> {m.get('load_average_1m_after')}; "
+            f"fp32 GEMM peak {ptext}; int8 GEMM peak {itext}")
 
 
 def to_csv(report: BenchReport) -> str:
@@ -55,7 +60,7 @@ def to_csv(report: BenchReport) -> str:
     fields = ["name", "kind", "scale", "depth", "engine", "precision", "provider", "threads", "tile", "input_w",
               "input_h", "output_w", "output_h", "macs_g", "paper_macs_g", "params", "weight_mb",
               "peak_rss_added_mb", "median_s", "p90_s", "min_s", "cpu_median_s", "runs", "output_mp_per_s",
-              "gmacs_per_s", "pct_fp32_peak", "speedup_vs_ort_fp32", "note"]
+              "gmacs_per_s", "pct_fp32_peak", "pct_int8_peak", "speedup_vs_ort_fp32", "note"]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in report.rows:
@@ -70,6 +75,7 @@ def to_csv(report: BenchReport) -> str:
             "min_s": None if lat is None else lat.min_s, "runs": None if lat is None else lat.runs,
             "cpu_median_s": None if lat is None else lat.cpu_median_s,
             "output_mp_per_s": r.output_mp_per_s, "gmacs_per_s": r.gmacs_per_s, "pct_fp32_peak": r.pct_fp32_peak,
+            "pct_int8_peak": r.pct_int8_peak,
             "speedup_vs_ort_fp32": r.speedup_vs_ort_fp32, "note": r.note,
         })
     return buf.getvalue()

@@ -10,7 +10,8 @@ measured on each candidate's first run, before any timing.
 Conventions: the output size (default 1280x720) is the HR size, the LR input is
 (W // s) x (H // s); Multi-Adds follow :mod:`litesr_edge.bench.macs`; GMAC/s divides the
 image's Multi-Adds (not the margin work of tiles) by the median latency; % of peak
-compares that with the fp32 GEMM peak measured in the same run.
+compares that with the fp32 GEMM peak measured in the same run, and for int8 rows also with
+the int8 GEMM peak (:mod:`litesr_edge.bench.int8_peak`), the limit of the int8 path.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from litesr_edge.bench.int8_peak import int8_peak
 from litesr_edge.bench.machine import GemmPeak, gemm_peak, machine_info, peak_rss_added_mb
 from litesr_edge.bench.macs import CONVENTION
 from litesr_edge.errors import InvalidInputError
@@ -111,6 +113,7 @@ class BenchRow:
     pct_fp32_peak: float | None
     speedup_vs_ort_fp32: float | None
     note: str = ""
+    pct_int8_peak: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class BenchReport:
     convention: str = CONVENTION
     schema: str = SCHEMA
     scaling: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    int8_peak: GemmPeak | None = None
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict: the fields of this report and its rows, nested."""
@@ -155,11 +159,13 @@ def _time_round_robin(cands: Sequence[Candidate], warmup: int, runs: int) -> lis
     return [Latency.from_samples(w, c) for w, c in zip(wall, cpu, strict=True)]
 
 
-def _row(cand: Candidate, lat: Latency | None, rss: float | None, peak: GemmPeak | None,
+def _row(cand: Candidate, lat: Latency | None, rss: float | None, peaks: tuple[GemmPeak | None, GemmPeak | None],
          ref: float | None) -> BenchRow:
     w, h = cand.input_size
     macs_g = None if cand.macs is None else cand.macs / 1e9
     gmacs = None if macs_g is None or lat is None else macs_g / lat.median_s
+    peak, int8 = peaks
+    int8 = int8 if cand.precision == "int8" else None
     paper = PAPER_TABLE3.get((cand.scale, cand.depth or 0), {}).get("macs_g") if cand.kind == "litesr" else None
     return BenchRow(
         name=cand.name, kind=cand.kind, scale=cand.scale, depth=cand.depth, engine=cand.engine,
@@ -170,6 +176,7 @@ def _row(cand: Candidate, lat: Latency | None, rss: float | None, peak: GemmPeak
         output_mp_per_s=None if lat is None else w * h * cand.scale**2 / 1e6 / lat.median_s,
         gmacs_per_s=gmacs, pct_fp32_peak=None if gmacs is None or peak is None else 100 * gmacs / peak.gmacs,
         speedup_vs_ort_fp32=None if ref is None or lat is None else ref / lat.median_s, note=cand.note,
+        pct_int8_peak=None if gmacs is None or int8 is None else 100 * gmacs / int8.gmacs,
     )
 
 
@@ -196,17 +203,28 @@ def bench(
     machine = machine_info()
     # The peak is the best of two GEMM bursts, before and after the timing: one burst can
     # land entirely in a busy neighbour's time slice and report a fraction of the hardware.
-    before = gemm_peak(threads_for_peak) if threads_for_peak else None
+    before = _peaks(threads_for_peak)
     rss = [c.reported_rss_mb if c.self_timed else peak_rss_added_mb(c.run) for c in candidates]
     lats = _time_round_robin(candidates, max(0, warmup - 1), runs)
-    after = gemm_peak(threads_for_peak) if threads_for_peak else None
-    peak = max((p for p in (before, after) if p is not None), key=lambda p: p.gmacs, default=None)
+    after = _peaks(threads_for_peak)
+    peak, int8 = (_best(before[i], after[i]) for i in (0, 1))
     machine["load_average_1m_after"] = machine_info()["load_average_1m"]
     rows = tuple(
-        _row(c, lat, r, peak, _reference(candidates, lats, c))
+        _row(c, lat, r, (peak, int8), _reference(candidates, lats, c))
         for c, lat, r in zip(candidates, lats, rss, strict=True)
     )
     for cand in candidates:
         if cand.close is not None:
             cand.close()
-    return BenchReport(machine, dict(settings or {}), peak, rows, tuple(notes))
+    return BenchReport(machine, dict(settings or {}), peak, rows, tuple(notes), int8_peak=int8)
+
+
+def _peaks(threads: int | None) -> tuple[GemmPeak | None, GemmPeak | None]:
+    """(fp32, int8) GEMM peaks with ``threads`` threads; (None, None) when not asked for."""
+    if not threads:
+        return None, None
+    return gemm_peak(threads), int8_peak(threads)
+
+
+def _best(a: GemmPeak | None, b: GemmPeak | None) -> GemmPeak | None:
+    return max((p for p in (a, b) if p is not None), key=lambda p: p.gmacs, default=None)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import typer
 
-from litesr_edge.cli import bench, compare, eval, info, upscale
+from litesr_edge.cli import bench, compare, eval, info, serve, upscale
 from litesr_edge.cli._app import Command, Group, version_callback
 from litesr_edge.cli._stderr import silence_native_stderr
 
@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[Callable[..., None], str | None]] = {
     "eval": (eval.eval_command, None),
     "bench": (bench.bench_command, None),
     "compare": (compare.compare_command, None),
+    "serve": (serve.serve_command, None),
 }
 
 

@@ -12,22 +12,32 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from litesr_edge._walk import walk_images
+from litesr_edge.cli._names import Naming
 from litesr_edge.errors import ImageReadError, ImageWriteError, InvalidInputError, LiteSRError
 from litesr_edge.io import IMAGE_SUFFIXES
+from litesr_edge.video import VIDEO_SUFFIXES
+
+_SUFFIXES = IMAGE_SUFFIXES + VIDEO_SUFFIXES  # videos go to cli/_video.py
 
 OUTPUT_HELP = (
     "Where to write. A folder if it ends with / or has no image extension (created if missing), "
     "else one output file (one input only; its folder must exist). "
-    "Default: <stem>_x<s>.<ext> beside each input."
+    "Default: <stem>_x<s>.<ext> beside each input. With -r, the input tree is mirrored under the folder."
 )
 
 
 @dataclass(frozen=True)
 class Job:
-    """One image to upscale: where it comes from and where it goes."""
+    """One image to upscale: where it comes from and where it goes.
+
+    ``make_folder``: ``dst``'s folder is created first (a sub-folder of ``-o`` mirroring
+    the input tree in a recursive run).
+    """
 
     src: Path
     dst: Path
+    make_folder: bool = False
 
 
 @dataclass
@@ -48,29 +58,32 @@ def is_folder_output(raw: str) -> bool:
     """The ``-o`` rule: a trailing separator, an existing folder or no image extension means a folder."""
     path = Path(raw)
     separators = (os.sep, os.altsep) if os.altsep else (os.sep,)
-    return raw.endswith(separators) or path.is_dir() or path.suffix.lower() not in IMAGE_SUFFIXES
+    return raw.endswith(separators) or path.is_dir() or path.suffix.lower() not in _SUFFIXES
 
 
-def folder_images(folder: Path, scale: int) -> list[Path]:
-    """Images directly in ``folder``, sorted, minus our own earlier outputs.
+def _not_own_outputs(images: list[Path], naming: Naming) -> list[Path]:
+    """``images`` minus our own earlier outputs: ``a_x4.png`` goes when ``a.png`` beside it would write it,
+    so that re-running on a folder does not upscale its previous results."""
+    writers: dict[tuple[Path, str], set[Path]] = {}
+    for p in images:
+        writers.setdefault((p.parent, naming.name(p)), set()).add(p)
+    return [p for p in images if not writers.get((p.parent, p.name), set()) - {p}]
 
-    ``a_x4.png`` is skipped when ``a.png``-like source sits beside it, so that
-    re-running on a folder does not upscale its previous results.
-    """
+
+def folder_images(folder: Path, naming: Naming) -> list[Path]:
+    """Images directly in ``folder``, sorted, hidden files and our own earlier outputs left out."""
     images = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _SUFFIXES
     )
-    stems = {p.stem for p in images}
-    tag = f"_x{scale}"
-    return [p for p in images if not (p.stem.endswith(tag) and p.stem[: -len(tag)] in stems)]
+    return _not_own_outputs(images, naming)
 
 
-def output_path(src: Path, scale: int, output: Path | None, to_folder: bool) -> Path:
-    """``<stem>_x<scale><ext>`` beside ``src`` or in folder ``output``; or ``output`` itself as the file."""
-    name = f"{src.stem}_x{scale}{src.suffix}"
+def output_path(src: Path, naming: Naming, output: Path | None, to_folder: bool, relative: Path = Path()) -> Path:
+    """The template's name beside ``src`` or in folder ``output`` (under ``relative``); or ``output`` itself."""
+    name = naming.name(src)
     if output is None:
         return src.with_name(name)
-    return output / name if to_folder else output
+    return output / relative / name if to_folder else output
 
 
 def check_output(raw: str | None, single: bool) -> None:
@@ -82,32 +95,51 @@ def check_output(raw: str | None, single: bool) -> None:
         )
 
 
-def _found(path: Path, scale: int, plan: Plan) -> list[Path]:
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for: inputs, the ``-o`` value, the naming, and the folder options."""
+
+    inputs: list[Path]
+    naming: Naming
+    raw_output: str | None = None
+    skip_existing: bool = False
+    recursive: bool = False
+
+
+def _found(path: Path, request: Request, plan: Plan) -> list[tuple[Path, Path]]:
+    """(image, its folder relative to the input folder) for every image ``path`` stands for."""
     if not path.exists():
         plan.problems.append((path, ImageReadError(f"input {path} does not exist; check the path")))
         return []
     if not path.is_dir():
-        return [path]
-    found = folder_images(path, scale)
+        return [(path, Path())]
+    if request.recursive:
+        output = None if request.raw_output is None else Path(request.raw_output)
+        found = _not_own_outputs(walk_images(path, exclude=output), request.naming)
+    else:
+        found = folder_images(path, request.naming)
     if not found:
         suffixes = ", ".join(IMAGE_SUFFIXES)
-        plan.problems.append((path, InvalidInputError(f"folder {path} contains no images ({suffixes})")))
-    return found
+        where = "folder tree" if request.recursive else "folder"
+        plan.problems.append((path, InvalidInputError(f"{where} {path} contains no images ({suffixes})")))
+    return [(src, src.parent.relative_to(path)) for src in found]
 
 
-def plan_jobs(inputs: list[Path], scale: int, raw_output: str | None, skip_existing: bool) -> Plan:
+def plan_jobs(request: Request) -> Plan:
     """Jobs for every image found, the outputs skipped because they exist, and the unusable inputs."""
     plan = Plan()
-    output = None if raw_output is None else Path(raw_output)
-    to_folder = raw_output is not None and is_folder_output(raw_output)
+    raw = request.raw_output
+    output = None if raw is None else Path(raw)
+    to_folder = raw is not None and is_folder_output(raw)
     seen: dict[Path, Path] = {}
-    for path in inputs:
-        for src in _found(path, scale, plan):
-            job = Job(src, output_path(src, scale, output, to_folder))
+    for path in request.inputs:
+        for src, relative in _found(path, request, plan):
+            dst = output_path(src, request.naming, output, to_folder, relative)
+            job = Job(src, dst, make_folder=relative != Path() and to_folder)
             first = seen.setdefault(job.dst.resolve(), job.src)
             if first is not job.src:
                 plan.problems.append((src, ImageWriteError(f"{src} and {first} would both write {job.dst}")))
-            elif skip_existing and job.dst.exists():
+            elif request.skip_existing and job.dst.exists():
                 plan.skipped.append(job)
             else:
                 plan.jobs.append(job)

@@ -16,9 +16,16 @@ import typer
 from litesr_edge.errors import EngineFallbackWarning
 
 ENGINE_HELP = (
-    "Inference engine: onnxruntime (exact reference, any CPU/GPU) or openvino "
-    "(CPU only, fast in bf16 and int8; needs the openvino extra, see litesr-edge info)."
+    "Inference engine: auto (default: the fastest engine/precision measured to keep every test image within "
+    "0.05 dB of the reference on this CPU class; -v and litesr-edge info say which and why), onnxruntime "
+    "(the exact reference, any CPU/GPU) or openvino (CPU only, fast in bf16 and int8; needs the openvino extra)."
 )
+MODE_HELP = (
+    "Preset: fast (cheapest depth/precision within 0.1 dB of balanced), balanced (the auto path) or best "
+    "(onnxruntime fp32 + --tta, about 8x slower). --engine/--precision/--depth/--tta override it. "
+    "Measured speed and PSNR per mode: litesr-edge info."
+)
+VERBOSE_HELP = "Also print which engine/precision runs and why (one line on stderr)."
 PRECISION_HELP = (
     "fp32, bf16 or int8. Default: the engine's own (onnxruntime fp32; openvino bf16 where the CPU has it, "
     "else fp32; int8 for an int8 --model). "
@@ -26,7 +33,11 @@ PRECISION_HELP = (
     "If the engine/precision cannot run here, onnxruntime fp32 runs instead and a note says why."
 )
 OPENVINO_INSTALL = "pip install 'litesr-edge[openvino]'"
-EngineOpt = Annotated[str, typer.Option("--engine", help=ENGINE_HELP, metavar="onnxruntime|openvino")]
+EngineOpt = Annotated[str, typer.Option("--engine", help=ENGINE_HELP, metavar="auto|onnxruntime|openvino")]
+ModeOpt = Annotated[
+    str | None, typer.Option("--mode", help=MODE_HELP, show_default=False, metavar="fast|balanced|best")
+]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)]
 PrecisionOpt = Annotated[
     str | None, typer.Option("--precision", help=PRECISION_HELP, show_default=False, metavar="fp32|bf16|int8")
 ]
@@ -38,6 +49,11 @@ def fallback_as_note() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EngineFallbackWarning)
         yield
+
+
+def choice_note(choice: str | None, engine: str, precision: str) -> str:
+    """The ``-v`` line: what auto/the mode chose and why, or the engine as asked (after a fallback: what runs)."""
+    return " ".join((choice or f"engine {engine} {precision}: as asked (--engine/--precision)").split())
 
 
 def fallback_note(reason: str | None) -> str | None:
@@ -66,7 +82,7 @@ class EngineStatus:
 
 _ORT = EngineStatus(
     "onnxruntime", True, {"fp32": True, "bf16": False, "int8": True},
-    "fp32 usable (default engine), int8 usable with an int8 model; bf16 not supported",
+    "fp32 usable (the exact reference), int8 usable with an int8 model; bf16 not supported",
 )
 
 

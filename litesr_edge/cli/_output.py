@@ -28,6 +28,12 @@ FLAGS = {
     "scale": "--scale",
     "depth": "--depth",
     "model": "--model",
+    "outscale": "--outscale",
+    "width": "--width",
+    "height": "--height",
+    "quality": "--quality",
+    "strip_metadata": "--strip-metadata",
+    "mode": "--mode",
 }
 _KEYWORD = "|".join(FLAGS)
 # A value as the library writes it: 'a' or 'a'/'b' (quoted), or a bare number or word.

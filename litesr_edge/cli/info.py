@@ -42,6 +42,8 @@ class Machine:
     auto: str
     features: dict[str, bool | None]
     hidden: list[str]
+    cpu_class: str = "other"
+    choices: tuple[str, ...] = ()
 
 
 def probe_machine() -> Machine:
@@ -56,7 +58,19 @@ def probe_machine() -> Machine:
     features: dict[str, bool | None] = {f: has_flag(f) for f in FEATURES if f != "int8"}
     features["int8"] = openvino.precisions["int8"] if openvino.installed else None
     available = available_providers()
-    return Machine(engines, available, resolve_providers(None, available)[0], features, sorted(hidden_features()))
+    return Machine(engines, available, resolve_providers(None, available)[0], features, sorted(hidden_features()),
+                   *_choices())
+
+
+def _choices() -> tuple[str, tuple[str, ...]]:
+    """This CPU's class and what engine="auto" and each --mode run here (bundled x4 depth 19), with why."""
+    from litesr_edge.engines.cpu import cpu_class
+    from litesr_edge.engines.modes import mode_lines
+
+    try:
+        return cpu_class(), tuple(mode_lines(4))
+    except LiteSRError as exc:  # e.g. no bundled models: say so instead of failing the whole report
+        return cpu_class(), (f"engine auto -> unknown: {exc}",)
 
 
 def info_document(models: list[tuple[Path, ModelInfo, bool]], machine: Machine) -> JsonDoc:
@@ -71,7 +85,9 @@ def info_document(models: list[tuple[Path, ModelInfo, bool]], machine: Machine) 
         "models": [_model_json(path, info, bundled) for path, info, bundled in models],
         "engines": [asdict(status) for status in machine.engines],
         "providers": {"available": machine.providers, "auto": machine.auto},
-        "cpu": {"features": machine.features, "hidden": machine.hidden, HIDE_ENV: os.environ.get(HIDE_ENV)},
+        "cpu": {"features": machine.features, "hidden": machine.hidden, HIDE_ENV: os.environ.get(HIDE_ENV),
+                "class": machine.cpu_class},
+        "auto": list(machine.choices),
         "sample_image": str(SAMPLE_IMAGE),
     }
 
@@ -109,6 +125,8 @@ def _print_text(models: list[tuple[Path, ModelInfo, bool]], machine: Machine) ->
 
 
 def _print_machine(machine: Machine, say: Callable[[str, int], None]) -> None:
+    from litesr_edge.engines.cpu import CPU_CLASSES
+
     say("Engines (--engine / --precision):", 0)
     for status in machine.engines:
         say(status.line, 2)
@@ -118,7 +136,10 @@ def _print_machine(machine: Machine, say: Callable[[str, int], None]) -> None:
         f"{name} {'unknown' if on is None else 'yes' if on else 'no'}" for name, on in machine.features.items()
     )
     hidden = f" (hidden by LITESR_EDGE_HIDE_CPU: {', '.join(machine.hidden)})" if machine.hidden else ""
-    say(f"CPU features: {features}{hidden}", 0)
+    say(f"CPU features: {features}{hidden}; class {CPU_CLASSES.get(machine.cpu_class, machine.cpu_class)}", 0)
+    say("Automatic choice (--engine auto, --mode; x4 depth 19):", 0)
+    for line in machine.choices:
+        say(line, 2)
 
 
 def info_command(

@@ -62,3 +62,21 @@ def has_flag(feature: str) -> bool:
 def visible(feature: str, reported: bool) -> bool:
     """``reported`` (an engine's own probe) unless ``LITESR_EDGE_HIDE_CPU`` hides ``feature``."""
     return reported and feature not in hidden_features()
+
+
+# CPU classes the engine table (litesr_edge.engines._auto_table) is measured per, fastest first:
+# the class decides which engine/precision is fastest, so a new class needs its own measurements.
+CPU_CLASSES = {"amx": "x86-64 AMX", "avx512": "x86-64 AVX-512", "avx2": "x86-64 AVX2", "other": "other"}
+
+
+def cpu_class() -> str:
+    """This CPU's class: "amx", "avx512", "avx2" or "other" (a key of CPU_CLASSES).
+
+    ``LITESR_EDGE_HIDE_CPU=amx`` (or all) hides AMX, so the class drops to what is left.
+    """
+    flags = _cpuinfo_flags()
+    if has_flag("amx") and "amx_int8" in flags:
+        return "amx"
+    if "avx512f" in flags:
+        return "avx512"
+    return "avx2" if "avx2" in flags else "other"

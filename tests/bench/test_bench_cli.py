@@ -60,6 +60,9 @@ def test_gemm_peak_and_comparison_rows(tiny_models: dict[int, Path]) -> None:
     data = _json(_bench(*[a for a in args if a != "--no-peak"]))
     peak = data["gemm_peak"]
     assert peak["gmacs"] > 0 and peak["threads"] == 1 and peak["n"] == 512
+    int8 = data["int8_peak"]  # None only without openvino; fp32 rows carry no % of it
+    assert int8 is None or (int8["gmacs"] > 0 and int8["threads"] == 1)
+    assert all(r["pct_int8_peak"] is None for r in data["rows"])
     kinds = [(r["kind"], r["tile"]) for r in data["rows"]]
     assert ("baseline", None) in kinds and ("litesr", 0) in kinds
     assert any(k == "litesr" and t and t > 0 for k, t in kinds)

@@ -12,7 +12,7 @@ from litesr_edge.bench.onnx_graph import parse_model, read_graph
 from litesr_edge.errors import InvalidInputError, ModelError
 
 onnx = pytest.importorskip("onnx", reason="building test graphs needs the onnx package (dev extra)")
-from conftest import build_tiny_model  # noqa: E402
+from make_fixtures import build_tiny_model  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
-TEST_COMMAND = 'pip install ".[dev,maintainer,openvino]" && python -m pytest -q'
+TEST_COMMAND = 'pip install ".[dev,maintainer,openvino,video,serve,ray]" && python -m pytest -q'
 # Phrases a user-facing page must not contain: a false memory claim, tracker and figure references.
 BANNED = ("however large the image", "issue asks", "Issue ", "Figure 4", "litesr_edge/models/")
 

@@ -9,7 +9,7 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="the rewrite works on onnx protos (dev/maintainer extra)")
 fast_graph = pytest.importorskip("export.fast_graph", reason="needs the exporter package (repository checkout)")
 
-from conftest import build_tiny_model  # noqa: E402
+from make_fixtures import build_tiny_model  # noqa: E402
 
 
 def _run(proto: object, x: np.ndarray) -> np.ndarray:

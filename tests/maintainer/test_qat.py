@@ -168,3 +168,60 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
     assert onnx_export.main(["--checkpoint", str(tmp_path / "run2" / "best.pt"), "--output",
                              str(tmp_path / "m.onnx")]) == 0
     assert "W - identity" in read_model_info(tmp_path / "m.onnx").extra["quantization"]
+
+
+def test_topk_percentiles_match_numpy_and_the_maximum_is_exact() -> None:
+    from models.calibration import TopK
+
+    rng = np.random.default_rng(0)
+    chunks = [rng.random(5000, dtype=np.float32) * (i + 1) for i in range(4)]
+    stats = TopK(1, k=300)
+    for c in chunks:
+        stats.add([torch.from_numpy(c)])
+    every = np.concatenate(chunks)
+    assert stats.count == [every.size]
+    assert stats.scales(100)[0].item() * 255 == pytest.approx(float(every.max()), rel=1e-6)
+    want = float(np.percentile(every, 99.9))
+    assert stats.scales(99.9)[0].item() * 255 == pytest.approx(want, rel=2e-3)
+
+
+def test_edge_window_finds_the_edges() -> None:
+    from models.calibration import edge_window
+
+    img = np.full((60, 80, 3), 128, np.uint8)
+    img[30:42, 50:62] = np.indices((12, 12)).sum(axis=0)[..., None] % 2 * 255  # a small checkerboard
+    win = edge_window(img, 16)
+    assert win.shape == (16, 16, 3) and win.min() == 0 and win.max() == 255  # it holds the checkerboard
+    assert edge_window(img[:10, :10], 16).shape == (10, 10, 3)  # smaller than the window: the whole image
+
+
+@pytest.mark.slow
+def test_rich_calibration_covers_every_calibration_value(tmp_path: Path) -> None:
+    import cv2
+
+    from models import qat
+    from models.calibration import activation_stats, quantized_inputs, rich_calibration_set
+    from models.data import list_images, split
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        cv2.imwrite(str(data / f"img{i}.png"), rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    net = _tiny(2, depth=2)
+    train, _ = split(list_images(data), 1)  # the photos qat.main calibrates on with --n-val 1
+    images = rich_calibration_set(train, 2, n_full=2, edge_side=8, variants=1)
+    scales = activation_stats(net, images, n_act_points(net.config)).scales(100)
+    for x in images[:3] + images[-3:]:
+        for t, s in zip(quantized_inputs(net, x), scales, strict=True):
+            assert float(t.max()) <= float(s) * 255 * (1 + 1e-6)  # at the maximum nothing it saw is clipped
+    torch.save({"config": net.config.to_dict(), "model": net.state_dict(), "step": 10}, tmp_path / "fp32.pt")
+    qat.main(["--checkpoint", str(tmp_path / "fp32.pt"), "--out", str(tmp_path / "run"), "--steps", "0",
+              "--data", str(data), "--batch", "2", "--patch", "8", "--n-val", "1", "--threads", "1",
+              "--calib-set", "rich", "--calib-full", "2", "--calib-variants", "1", "--percentiles", "100"])
+    ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert ck["provenance"]["calibration"]["set"] == "rich"
+    torch.testing.assert_close(ck["act_scales"], scales)
+    assert onnx_export.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--output",
+                             str(tmp_path / "m.onnx")]) == 0
+    assert "most edge-dense windows" in read_model_info(tmp_path / "m.onnx").extra["quantization"]

@@ -33,7 +33,7 @@ def _one_error_line(result: Result, code: int) -> str:
 
 def test_every_command_is_registered_on_import() -> None:
     names = [c.name for c in app.registered_commands]
-    assert names == ["upscale", "info", "eval", "bench", "compare"] == list(COMMANDS)
+    assert names == ["upscale", "info", "eval", "bench", "compare", "serve"] == list(COMMANDS)
 
 
 def test_version() -> None:

@@ -145,7 +145,7 @@ def test_bundled_int8_is_found_by_metadata(bundled_int8: Path) -> None:
 
 
 def test_upscaler_int8_picks_the_int8_file_and_falls_back(bundled_int8: Path) -> None:
-    up = Upscaler(scale=4, depth=2, precision="int8", threads=1)
+    up = Upscaler(scale=4, depth=2, engine="onnxruntime", precision="int8", threads=1)
     assert (up.model_path.name, up.engine, up.precision) == ("b_int8.onnx", "onnxruntime", "int8")
     assert Upscaler(scale=4, depth=2, threads=1).model_path.name == "b.onnx"
     with pytest.raises(EngineUnavailableError, match="no int8 model is bundled for x2"):

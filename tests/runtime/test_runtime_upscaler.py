@@ -24,7 +24,7 @@ from litesr_edge._pixels import LUMA_WEIGHTS, store_output
 
 @pytest.fixture(scope="module")
 def up2(tiny_models: dict[int, Path]) -> Upscaler:
-    return Upscaler(model=tiny_models[2], tile=7, threads=1)
+    return Upscaler(model=tiny_models[2], tile=7, threads=1, engine="onnxruntime")  # the exact reference
 
 
 def _rgb(h: int = 9, w: int = 11, seed: int = 0) -> np.ndarray:
@@ -152,15 +152,21 @@ def test_missing_engine_module_is_engine_unavailable(
         Upscaler(model=tiny_models[2], engine="fake")
 
 
-def test_default_engine_is_onnxruntime_fp32_without_fallback(up2: Upscaler) -> None:
-    assert (up2.engine, up2.precision, up2.fallback_reason) == ("onnxruntime", "fp32", None)
+def test_onnxruntime_defaults_to_fp32_without_fallback(up2: Upscaler) -> None:
+    assert (up2.engine, up2.precision, up2.fallback_reason, up2.choice) == ("onnxruntime", "fp32", None, None)
     assert "engine='onnxruntime', precision='fp32'" in repr(up2) and "fallback" not in repr(up2)
+
+
+def test_the_default_engine_is_auto(tiny_models: dict[int, Path]) -> None:
+    up = Upscaler(model=tiny_models[2], tile=7, threads=1)  # tests/runtime/test_engine_auto.py pins the rule
+    assert up.choice is not None and up.choice.startswith(f"engine auto -> {up.engine} {up.precision}:")
+    assert up.fallback_reason is None
 
 
 def test_fallback_true_is_silent_when_nothing_falls_back(tiny_models: dict[int, Path]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        up = Upscaler(model=tiny_models[2], precision="fp32", fallback=True)
+        up = Upscaler(model=tiny_models[2], engine="onnxruntime", precision="fp32", fallback=True)
     assert (up.engine, up.precision, up.fallback_reason) == ("onnxruntime", "fp32", None)
 
 
@@ -176,7 +182,7 @@ def test_missing_engine_package_falls_back_to_onnxruntime_fp32(
     assert up.fallback_reason is not None and "litesr-edge[openvino]" in up.fallback_reason
     assert "engine='onnxruntime', precision='fp32'" in repr(up) and "fallback=True" in repr(up)
     image = np.rint(_rgb(13, 10, seed=3) * 255).astype(np.uint8)
-    reference = Upscaler(model=tiny_models[2], tile=5)
+    reference = Upscaler(model=tiny_models[2], tile=5, engine="onnxruntime")
     np.testing.assert_array_equal(up.upscale(image), reference.upscale(image))
 
 
@@ -192,9 +198,9 @@ def test_without_fallback_a_missing_engine_package_raises(
 
 def test_bf16_on_onnxruntime_raises_or_falls_back(tiny_models: dict[int, Path]) -> None:
     with pytest.raises(EngineUnavailableError, match="engine='openvino'"):
-        Upscaler(model=tiny_models[2], precision="bf16")
+        Upscaler(model=tiny_models[2], engine="onnxruntime", precision="bf16")
     with pytest.warns(EngineFallbackWarning, match="not precision='bf16'"):
-        up = Upscaler(model=tiny_models[2], precision="bf16", fallback=True)
+        up = Upscaler(model=tiny_models[2], engine="onnxruntime", precision="bf16", fallback=True)
     assert (up.engine, up.precision) == ("onnxruntime", "fp32")
 
 
