@@ -65,4 +65,6 @@ def check_providers(value: object) -> Sequence[str] | None:
         raise InvalidInputError(f"providers={value!r} must be a list, e.g. [{value!r}]")
     if not isinstance(value, Sequence) or not all(isinstance(p, str) for p in value):
         raise _bad("providers", value, "a list of provider names such as ['cpu'] or None")
+    if not value:  # checked here, not by ONNX Runtime: engine "auto" may pick another engine
+        raise InvalidInputError("providers=[] is empty; pass None for automatic choice or e.g. ['cpu']")
     return list(value)

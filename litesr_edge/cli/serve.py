@@ -138,7 +138,7 @@ def serve_command(
     port: Port = 8000,
     scale: Scale = 4,
     depth: Depth = None,
-    engine: EngineOpt = "onnxruntime",
+    engine: EngineOpt = "auto",
     precision: PrecisionOpt = None,
     max_upload_mb: MaxUpload = DEFAULT_MAX_UPLOAD_MB,
     max_pixels: MaxPixels = DEFAULT_MAX_PIXELS,

@@ -251,10 +251,15 @@ class OpenVinoEngine:
             # caller's freed array as the graph's input memory, and a later request that
             # copies its input wrote into it (heap corruption seen in a benchmark script).
             net.infer({0: x}, share_outputs=True)
+            result = net.get_output_tensor(0).data
+            if result.size == 0:
+                # Seen under an address-space limit: OpenVINO's CPU plugin returned an empty
+                # output instead of raising when its buffers could not be allocated.
+                raise MemoryError(f"OpenVINO returned an empty {result.shape} output for a {x.shape} input")
             if not self._split:
-                return np.array(net.get_output_tensor(0).data, dtype=np.float32)
+                return np.array(result, dtype=np.float32)
             skip = self._skip_nhwc(x)
-            out: NDArray[np.float32] = np.add(net.get_output_tensor(0).data, skip, out=skip)
+            out: NDArray[np.float32] = np.add(result, skip, out=skip)
             return out.transpose(0, 3, 1, 2)
         except RuntimeError as exc:
             if "alloc" in str(exc).lower():

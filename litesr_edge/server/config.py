@@ -33,7 +33,7 @@ class ServeConfig:
     port: int = 8000
     scale: int = 4
     depth: int | None = None
-    engine: str = "onnxruntime"
+    engine: str = "auto"
     precision: str | None = None
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -48,7 +48,7 @@ class ServeConfig:
             raise InvalidInputError(f"port={self.port} must be <= 65535")
         check_int("scale", self.scale, minimum=1, hint="2, 3 or 4")
         check_int("depth", self.depth, minimum=1, optional=True, hint="e.g. 19")
-        check_str("engine", self.engine, ENGINES)
+        check_str("engine", self.engine, ("auto", *ENGINES))
         check_str("precision", self.precision, PRECISIONS, optional=True)
         check_number("max_upload_mb", self.max_upload_mb, hint="MB per upload, e.g. 32")
         check_int("max_pixels", self.max_pixels, minimum=1, hint="output pixels")

@@ -56,11 +56,11 @@ def test_multipart_upload_returns_the_exact_upscaled_image(client: TestClient) -
     reply = client.post("/v1/upscale?scale=2", files={"file": ("tiny.png", data, "image/png")})
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"] == "image/png"
-    expected = Upscaler(scale=2).upscale(decode(data))
-    np.testing.assert_array_equal(decode(reply.content), expected)
+    reference = Upscaler(scale=2)  # the server's default is engine "auto" too
+    np.testing.assert_array_equal(decode(reply.content), reference.upscale(decode(data)))
     h = reply.headers
     assert (h["x-litesr-model"], h["x-litesr-engine"], h["x-litesr-precision"]) == (
-        "litesrnet_x2_d19.onnx", "onnxruntime", "fp32")
+        "litesrnet_x2_d19.onnx", reference.engine, reference.precision)
     assert h["x-litesr-size"] == "56x40" and float(h["x-litesr-time-ms"]) > 0
     assert "upscale;dur=" in h["server-timing"]
     assert 'filename="tiny_x2.png"' in h["content-disposition"]
@@ -192,7 +192,8 @@ def test_a_cancelled_job_stops_between_tiles() -> None:
 def test_models_health_openapi_and_docs(client: TestClient) -> None:
     models = client.get("/v1/models").json()
     assert {(m["scale"], m["depth"]) for m in models["models"]} >= {(2, 19), (3, 19), (4, 19)}
-    assert models["default"] == {"scale": 2, "depth": 19, "engine": "onnxruntime", "precision": "fp32",
+    auto = Upscaler(scale=2)
+    assert models["default"] == {"scale": 2, "depth": 19, "engine": auto.engine, "precision": auto.precision,
                                  "model": "litesrnet_x2_d19.onnx"}
     assert models["limits"]["max_upload_mb"] == 1
     health = client.get("/healthz").json()

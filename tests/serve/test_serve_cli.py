@@ -16,6 +16,7 @@ from serve_helpers import decode, multipart, skip_without_extra
 from typer.testing import CliRunner, Result
 
 import litesr_edge
+from litesr_edge import Upscaler
 from litesr_edge.cli import app
 from litesr_edge.cli.serve import _start_line
 from litesr_edge.server import ServeConfig, is_loopback
@@ -50,7 +51,8 @@ def test_serve_answers_the_readme_curl_and_stops_on_ctrl_c(tmp_path: Path) -> No
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = _first_line(proc)
-        assert "bound to localhost only" in line and "x4 d19 onnxruntime fp32" in line, line
+        auto = Upscaler(scale=4)  # what engine "auto", the default, picks on this CPU
+        assert "bound to localhost only" in line and f"x4 d19 {auto.engine} {auto.precision}" in line, line
         port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
         # What `curl -F file=@litesr_edge/data/sample.png 'http://127.0.0.1:8000/v1/upscale?scale=4'` sends.
         body, ctype = multipart(litesr_edge.SAMPLE_IMAGE.read_bytes(), "sample.png")
