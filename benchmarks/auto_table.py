@@ -139,16 +139,26 @@ def _relative(seconds: dict[str, float]) -> tuple[dict[str, float], dict[str, fl
     return engines, depths
 
 
+def _evidence(v: dict[str, object]) -> table.Evidence:
+    """A table row from one candidate's accuracy record (``accuracy`` or a saved JSON's)."""
+    row: table.Evidence = {"worst_image_db": float(v["worst_image_db"]),  # type: ignore[arg-type]
+                           "worst_set_mean_db": float(v["worst_set_mean_db"]),  # type: ignore[arg-type]
+                           "images": int(v["images"]),  # type: ignore[call-overload]
+                           "sources": tuple(v["sources"])}  # type: ignore[call-overload]
+    per_model: dict[str, dict[str, dict[str, float]]] = v.get("per_image_db", {})  # type: ignore[assignment]
+    if per_model:  # records older than the per-image JSON give the all-model worst only
+        row["by_model"] = {m: max((d for s in sets.values() for d in s.values()), key=abs)
+                           for m, sets in per_model.items()}
+    return row
+
+
 def write_table(cls: str, acc: dict[str, dict[str, object]] | None, engines: dict[str, float] | None,
                 depths: dict[str, float] | None, record: str) -> None:
     """Merge this class's rows into litesr_edge/engines/_auto_table.py."""
     accuracy_rows, speed_rows, depth_rows = dict(table.ACCURACY), dict(table.SPEED), dict(table.DEPTH_SPEED)
     records = dict(table.RECORDS)
     if acc is not None:
-        accuracy_rows[cls] = {**accuracy_rows.get(cls, {}), **{k: {"worst_image_db": float(v["worst_image_db"]),  # type: ignore[arg-type]
-                                  "worst_set_mean_db": float(v["worst_set_mean_db"]),  # type: ignore[arg-type]
-                                  "images": int(v["images"]),  # type: ignore[call-overload]
-                                  "sources": tuple(v["sources"])} for k, v in acc.items()}}  # type: ignore[call-overload]
+        accuracy_rows[cls] = {**accuracy_rows.get(cls, {}), **{k: _evidence(v) for k, v in acc.items()}}
     if engines is not None:
         speed_rows[cls] = engines
     if depths is not None:
@@ -186,8 +196,16 @@ def main() -> int:
                     help="accuracy part: comma-separated 'engine precision' pairs")
     ap.add_argument("--dry-run", action="store_true", help="write the results files only, not the table")
     ap.add_argument("--tag", default="", help="suffix of the results files (default: the part, none for all)")
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="rewrite a class's rows from a saved auto_table_<class>*.json (no measuring)")
     args = ap.parse_args()
     cls = cpu_class()
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text())
+        engines, depths = _relative(saved["seconds"]) if "seconds" in saved else (None, None)
+        write_table(saved["cpu_class"], saved.get("accuracy"), engines, depths,
+                    f"benchmarks/results/auto_table_{saved['cpu_class']}*.json ({saved['cpu']})")
+        return 0
     doc: dict[str, object] = {"command": "python -m benchmarks.auto_table " + " ".join(sys.argv[1:]),
                               "cpu_class": cls, "cpu": _cpu_name(), "hard_cases": "litesr_edge.quality.hard_cases"}
     acc = engines = depths = None
