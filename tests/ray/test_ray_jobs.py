@@ -130,7 +130,9 @@ def test_a_killed_actor_is_retried_and_every_output_exists_once(ray_session: obj
     killer.join(timeout=5)
     assert killed and not _pid_alive(killed[0]), "the victim actor was not killed"
     assert [s.outcome for s in report.statuses] == ["written"] * 8, report.failed
-    assert all(s.pid != killed[0] for s in report.statuses)  # the killed attempt reported nothing
+    # The killed attempt reported nothing: the victim's status comes from the retry. (The victim's
+    # actor may have finished an earlier batch before it was killed; those statuses keep its pid.)
+    assert next(s for s in report.statuses if Path(s.src).name == "1.png").pid != killed[0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}_x2.png" for i in range(8)]  # no temp files
     up = Upscaler(model=x2)
     for i in range(8):
