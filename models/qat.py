@@ -1,8 +1,12 @@
 """int8 quantization of a trained LiteSRNet: calibration, and optional quantization-aware fine-tuning.
 
-    # what makes the bundled int8 models: calibrate only, on the rich set (models/calibration.py), at the maximum
+    # what makes the bundled x3/x4 int8 models: calibrate only, on the rich set (models/calibration.py), at the maximum
     python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/ptq_x4 --steps 0 \
         --calib-set rich --percentiles 100
+    # the bundled x2 int8 model: the same start, then fine-tuning on half photo patches, half rich crops,
+    # with the fp32 model as the only target
+    python -m models.qat --checkpoint models/checkpoints/x2_d19.pt --out runs/qat_x2_rich --steps 600 \
+        --calib-set rich --percentiles 100 --distill 1 --hr-weight 0 --rich-mix 0.5 --threads 2
     # fine-tune through the quantizer (LSQ scales, optional distillation from the fp32 model)
     python -m models.qat --checkpoint models/checkpoints/x4_d19.pt --out runs/qat_x4 --steps 2000 --distill 1
 
@@ -170,6 +174,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "the fine-tuning (--steps 0: post-training quantization only)")
     ap.add_argument("--distill", type=float, default=0.0,
                     help="weight of an extra MSE to the fp32 model's output (distillation)")
+    ap.add_argument("--hr-weight", type=float, default=1.0,
+                    help="weight of the MSE to the HR patch (0 with --distill: the fp32 model is the only target)")
+    ap.add_argument("--rich-mix", type=float, default=0.0,
+                    help="fraction of each batch cut from the rich calibration images (edge windows, whole photos, "
+                    "synthetic hard content; no HR: distillation only), so fine-tuning sees what calibration sees")
+    ap.add_argument("--freeze-scales", action="store_true",
+                    help="keep the calibrated activation scales (no LSQ): only the weights learn")
     ap.add_argument("--cuda-bf16", action="store_true",
                     help="bf16 autocast on CUDA too (4x faster steps there; default is fp32 on CUDA)")
     ap.add_argument("--plain-body", action="store_true",
@@ -225,16 +236,54 @@ def _teacher(args: argparse.Namespace, source: dict[str, Any], net: LiteSRNet) -
 
 
 def _loss(model: QuantLiteSRNet, teacher: LiteSRNet, lr: torch.Tensor, hr: torch.Tensor,
-          distill: float, autocast: bool) -> torch.Tensor:
-    """MSE to the HR patch, plus ``distill`` x MSE to the fp32 teacher's output."""
+          weights: tuple[float, float], autocast: bool) -> torch.Tensor:
+    """``weights[0]`` x MSE to the HR patches (the first ``len(hr)`` of ``lr``; the rest have no HR) plus
+    ``weights[1]`` x MSE to the fp32 teacher's output on all of ``lr``."""
+    hr_weight, distill = weights
     with torch.autocast(lr.device.type, dtype=torch.bfloat16, enabled=autocast):
         sr = model(lr).float()
-        loss = F.mse_loss(sr, hr)
+        loss = hr_weight * F.mse_loss(sr[:len(hr)], hr) if hr_weight > 0 else sr.new_zeros(())
         if distill > 0:
             with torch.no_grad():
                 target = teacher(lr).float()
             loss = loss + distill * F.mse_loss(sr, target)
     return loss
+
+
+class RichCrops:
+    """Random ``patch`` x ``patch`` LR crops of the rich calibration images, flipped and rotated at random."""
+
+    def __init__(self, images: list[torch.Tensor], patch: int, seed: int) -> None:
+        self.images = [im for im in images if min(im.shape[-2:]) >= patch]
+        if not self.images:
+            raise ValueError(f"no rich calibration image has a side >= {patch} px")
+        self.patch = patch
+        self.rng = np.random.default_rng(seed + 1)
+
+    def batch(self, n: int) -> torch.Tensor:
+        """``n`` crops, NCHW float32 in [0, 1]."""
+        out = []
+        for i in self.rng.integers(0, len(self.images), size=n):
+            im = self.images[int(i)]
+            y = int(self.rng.integers(0, im.shape[-2] - self.patch + 1))
+            x = int(self.rng.integers(0, im.shape[-1] - self.patch + 1))
+            crop = im[..., y:y + self.patch, x:x + self.patch]
+            if self.rng.random() < 0.5:
+                crop = crop.flip(-1)
+            out.append(torch.rot90(crop, int(self.rng.integers(0, 4)), (-2, -1)))
+        return torch.cat(out)
+
+
+def _batch(sampler: PatchSampler, rich: RichCrops | None, args: argparse.Namespace,
+           device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training batch: photo patches with HR, then ``--rich-mix`` of the batch as rich crops (LR only)."""
+    n_rich = round(args.batch * args.rich_mix) if rich is not None else 0
+    lr_np, hr_np = sampler.batch(args.batch - n_rich)
+    lr, hr = torch.from_numpy(lr_np), torch.from_numpy(hr_np)
+    if rich is not None and n_rich:
+        lr = torch.cat([lr, rich.batch(n_rich)])
+    return (lr.to(device).contiguous(memory_format=torch.channels_last),
+            hr.to(device).contiguous(memory_format=torch.channels_last))
 
 
 def _calibrated(net: LiteSRNet, scales_for: Callable[[float], torch.Tensor], percentiles: list[float],
@@ -268,11 +317,34 @@ def _scales_for(args: argparse.Namespace, net: LiteSRNet, sampler: PatchSampler,
                           "edge_window": args.patch, "hard_case_variants": args.calib_variants, "images": len(images)}
 
 
-def _optimizer(model: QuantLiteSRNet, lr: float) -> torch.optim.Adam:
-    return torch.optim.Adam([
-        {"params": list(model.net.parameters()), "base": lr},
-        {"params": [model.log_scales], "base": lr * 50},
-    ])
+def _rich_crops(args: argparse.Namespace, net: LiteSRNet, train_paths: list[Path]) -> RichCrops | None:
+    """The rich-content sampler of ``--rich-mix``, or None; validates the loss weights."""
+    if not 0.0 <= args.rich_mix < 1.0:
+        raise ValueError(f"--rich-mix {args.rich_mix}: give a fraction in [0, 1)")
+    if args.rich_mix > 0 and args.distill <= 0:
+        raise ValueError("--rich-mix needs --distill > 0: the rich crops have no HR, the fp32 model is their target")
+    if args.rich_mix == 0:
+        return None
+    images = rich_calibration_set(train_paths, net.config.scale, args.calib_full, args.patch, args.calib_variants,
+                                  args.seed)
+    return RichCrops(images, args.patch, args.seed)
+
+
+def _loss_text(args: argparse.Namespace) -> str:
+    terms = [f"{args.hr_weight} * MSE to HR"] if args.hr_weight > 0 else []
+    if args.distill > 0:
+        terms.append(f"{args.distill} * MSE to the fp32 model")
+    mix = f", {args.rich_mix:.0%} of each batch rich calibration crops (distillation only)" if args.rich_mix else ""
+    return " + ".join(terms) + mix + " (quantization-aware fine-tuning)"
+
+
+def _optimizer(model: QuantLiteSRNet, lr: float, freeze_scales: bool) -> torch.optim.Adam:
+    groups: list[dict[str, Any]] = [{"params": list(model.net.parameters()), "base": lr}]
+    if freeze_scales:
+        model.log_scales.requires_grad_(False)
+    else:
+        groups.append({"params": [model.log_scales], "base": lr * 50})
+    return torch.optim.Adam(groups)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -304,13 +376,12 @@ def main(argv: list[str] | None = None) -> None:
                                          lambda m: validate(m.to(device), val_pairs, cfg.scale, device), say)
         calibration.update(calib_set)
     model = model.to(device).to(memory_format=torch.channels_last)
-    opt = _optimizer(model, args.lr)
+    opt = _optimizer(model, args.lr, args.freeze_scales)
     provenance = {
         "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
         "val_images": [p.name for p in val_paths],
         "hardware": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {device}",
-        "loss": "MSE" + (f" + {args.distill} * MSE to the fp32 model" if args.distill else "")
-        + " (quantization-aware fine-tuning)" if args.steps else "none (post-training calibration only)",
+        "loss": _loss_text(args) if args.steps else "none (post-training calibration only)",
         "calibration": calibration,
     }
     fp32_val = validate(teacher, val_pairs, cfg.scale, device)
@@ -321,14 +392,13 @@ def main(argv: list[str] | None = None) -> None:
     writer.writeheader()
     writer.writerow({"step": 0, "elapsed_s": 0, "loss": "", "lr": 0, "val_psnr": f"{best:.4f}"})
     save(args.out / "best.pt", _payload(model, source, 0, 0.0, best, args, provenance))
+    rich = _rich_crops(args, net, train_paths)
     t0, run_loss = time.time(), 0.0
     for step in range(1, args.steps + 1):
-        lr_np, hr_np = sampler.batch(args.batch)
-        lr = torch.from_numpy(lr_np).to(device).contiguous(memory_format=torch.channels_last)
-        hr = torch.from_numpy(hr_np).to(device).contiguous(memory_format=torch.channels_last)
+        lr, hr = _batch(sampler, rich, args, device)
         for g in opt.param_groups:
             g["lr"] = _cosine(step, args.steps, g["base"])
-        loss = _loss(model, teacher, lr, hr, args.distill, autocast)
+        loss = _loss(model, teacher, lr, hr, (args.hr_weight, args.distill), autocast)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 0.5)

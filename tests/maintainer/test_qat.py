@@ -225,3 +225,58 @@ def test_rich_calibration_covers_every_calibration_value(tmp_path: Path) -> None
     assert onnx_export.main(["--checkpoint", str(tmp_path / "run" / "best.pt"), "--output",
                              str(tmp_path / "m.onnx")]) == 0
     assert "most edge-dense windows" in read_model_info(tmp_path / "m.onnx").extra["quantization"]
+
+
+def test_rich_crops_are_patches_of_the_calibration_images() -> None:
+    from models.qat import RichCrops
+
+    big = torch.arange(3 * 20 * 30, dtype=torch.float32).reshape(1, 3, 20, 30)
+    small = torch.zeros(1, 3, 4, 4)  # smaller than the patch: never drawn
+    crops = RichCrops([big, small], patch=8, seed=0).batch(6)
+    assert crops.shape == (6, 3, 8, 8)
+    values = set(big.flatten().tolist())
+    assert all(v in values for v in crops.flatten().tolist())
+    with pytest.raises(ValueError, match="side >= 8"):
+        RichCrops([small], patch=8, seed=0)
+
+
+def test_rich_mix_fine_tunes_on_distillation_only(tmp_path: Path) -> None:
+    import cv2
+
+    from models import qat
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(4):
+        cv2.imwrite(str(data / f"img{i}.png"), rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    net = _tiny(2, depth=2)
+    torch.save({"config": net.config.to_dict(), "model": net.state_dict(), "step": 10}, tmp_path / "fp32.pt")
+    common = ["--checkpoint", str(tmp_path / "fp32.pt"), "--data", str(data), "--batch", "4", "--patch", "8",
+              "--n-val", "1", "--val-every", "2", "--threads", "1", "--calib-set", "rich", "--calib-full", "2",
+              "--calib-variants", "1", "--percentiles", "100", "--steps", "2"]
+    with pytest.raises(ValueError, match="--distill"):
+        qat.main([*common, "--out", str(tmp_path / "bad"), "--rich-mix", "0.5"])
+    qat.main([*common, "--out", str(tmp_path / "run"), "--rich-mix", "0.5", "--distill", "1", "--hr-weight", "0"])
+    ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    assert "distillation only" in ck["provenance"]["loss"] and "HR" not in ck["provenance"]["loss"]
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "2"]
+
+
+def test_freeze_scales_trains_the_weights_only() -> None:
+    from models.qat import QuantLiteSRNet, _optimizer
+
+    net = _tiny(2, depth=2)
+    model = QuantLiteSRNet(net, torch.full((n_act_points(net.config),), 0.01))
+    before = model.act_scales().clone()
+    opt = _optimizer(model, 1e-3, freeze_scales=True)
+    assert all(p is not model.log_scales for g in opt.param_groups for p in g["params"])
+    model(torch.rand(1, 3, 8, 8)).square().mean().backward()
+    opt.step()
+    torch.testing.assert_close(model.act_scales(), before)
+    learned = QuantLiteSRNet(net, before)
+    opt2 = _optimizer(learned, 1e-3, freeze_scales=False)
+    learned(torch.rand(1, 3, 8, 8)).square().mean().backward()
+    opt2.step()
+    assert not torch.equal(learned.act_scales(), before)
