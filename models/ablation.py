@@ -61,13 +61,13 @@ def evaluate(ckpt: Path, test_root: Path, scale: int) -> dict[str, Any]:
 def run_row(row: str, args: argparse.Namespace) -> dict[str, Any]:
     """Train (or resume) one row, then evaluate its last weights."""
     cmd = train_cmd(row, args.out, args.steps, args.data)
-    # --threads is not part of the recipe: the recorded command stays the row's.
+    # The last --threads wins (argparse), so this overrides BASE's; the record shows what ran.
     cmd_run = [*cmd, "--threads", str(args.threads)] if args.threads else cmd
     t0 = time.time()
     subprocess.run(cmd_run, check=True)
     wall = time.time() - t0
     last = args.out / row / "last.pt"
-    return {"row": row, "command": shlex.join(["python", *cmd[1:]]), "train_wall_s_this_call": round(wall),
+    return {"row": row, "command": shlex.join(["python", *cmd_run[1:]]), "train_wall_s_this_call": round(wall),
             "eval": evaluate(last, args.test, 4)}
 
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--steps", type=int, default=3000)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads of each training run (0: all cores)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of each training run (0: BASE's 2)")
     ap.add_argument("--data", type=Path, default=Path("../shared/datasets/train"))
     ap.add_argument("--test", type=Path, default=Path("../shared/datasets/test"))
     ap.add_argument("--table", action="store_true", help="print the Markdown table of <out>/ablation.json")

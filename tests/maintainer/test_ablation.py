@@ -52,3 +52,16 @@ def test_table_shows_mean_worst_and_the_change_against_base() -> None:
 def test_unknown_row_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="unknown row 'nope'"):
         ablation.main(["--out", str(tmp_path), "--rows", "nope"])
+
+
+def test_threads_override_the_base_and_are_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(ablation.subprocess, "run", lambda cmd, check: ran.append(cmd))
+    monkeypatch.setattr(ablation, "evaluate", lambda ckpt, test_root, scale: {"Set5": {"psnr": 30.0}})
+    args = argparse.Namespace(out=tmp_path, steps=3000, data=Path("data"), test=Path("test"), threads=1)
+    result = ablation.run_row("l1", args)
+    assert ran[0][-2:] == ["--threads", "1"] and train.parse_args(ran[0][3:]).threads == 1
+    assert result["command"].endswith("--threads 1") and "--loss l1" in result["command"]
