@@ -33,6 +33,17 @@ def _tiny(scale: int, depth: int = 3, channels: int = 8, seed: int = 0) -> LiteS
     return net.eval()
 
 
+def _photos(folder: Path, n: int, shape: tuple[int, int], seed: int) -> Path:
+    """``n`` random-noise PNGs of ``shape`` (H, W) in ``folder``, made for a test run of models.qat."""
+    import cv2
+
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"img{i}.png"), rng.integers(0, 256, (*shape, 3), dtype=np.uint8))
+    return folder
+
+
 def _quantized(scale: int, residual: bool = True) -> QuantLiteSRNet:
     net = _tiny(scale)
     batches = [torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(i)) for i in range(3)]
@@ -197,17 +208,11 @@ def test_edge_window_finds_the_edges() -> None:
 
 @pytest.mark.slow
 def test_rich_calibration_covers_every_calibration_value(tmp_path: Path) -> None:
-    import cv2
-
     from models import qat
     from models.calibration import activation_stats, quantized_inputs, rich_calibration_set
     from models.data import list_images, split
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(5):
-        cv2.imwrite(str(data / f"img{i}.png"), rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    data = _photos(tmp_path / "data", 5, (40, 56), seed=1)
     net = _tiny(2, depth=2)
     train, _ = split(list_images(data), 1)  # the photos qat.main calibrates on with --n-val 1
     images = rich_calibration_set(train, 2, n_full=2, edge_side=8, variants=1)
@@ -241,15 +246,9 @@ def test_rich_crops_are_patches_of_the_calibration_images() -> None:
 
 
 def test_rich_mix_fine_tunes_on_distillation_only(tmp_path: Path) -> None:
-    import cv2
-
     from models import qat
 
-    data = tmp_path / "data"
-    data.mkdir()
-    rng = np.random.default_rng(2)
-    for i in range(4):
-        cv2.imwrite(str(data / f"img{i}.png"), rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    data = _photos(tmp_path / "data", 4, (48, 64), seed=2)
     net = _tiny(2, depth=2)
     torch.save({"config": net.config.to_dict(), "model": net.state_dict(), "step": 10}, tmp_path / "fp32.pt")
     common = ["--checkpoint", str(tmp_path / "fp32.pt"), "--data", str(data), "--batch", "4", "--patch", "8",
