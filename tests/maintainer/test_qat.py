@@ -261,6 +261,7 @@ def test_rich_mix_fine_tunes_on_distillation_only(tmp_path: Path) -> None:
     assert "distillation only" in ck["provenance"]["loss"] and "HR" not in ck["provenance"]["loss"]
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "2"]
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 2
 
 
 def test_freeze_scales_trains_the_weights_only() -> None:
@@ -279,3 +280,14 @@ def test_freeze_scales_trains_the_weights_only() -> None:
     learned(torch.rand(1, 3, 8, 8)).square().mean().backward()
     opt2.step()
     assert not torch.equal(learned.act_scales(), before)
+
+
+def test_db_weights_favour_the_patches_fp32_gets_right() -> None:
+    from models.qat import _db_weights
+
+    hr = torch.zeros(3, 3, 4, 4)
+    target = torch.stack([torch.full((3, 4, 4), v) for v in (0.01, 0.1, 0.2)] + [torch.ones(3, 4, 4)])
+    w = _db_weights(target, hr)
+    assert w.shape == (4,) and w[3] == 1.0  # the rich crop (no HR) keeps weight 1
+    assert w[0] > w[1] > w[2] and float(w[0]) <= 20.0
+    assert float(w[1] / w[2]) == pytest.approx(4.0, rel=1e-3)  # 1 / error: error ratio 0.04 / 0.01
