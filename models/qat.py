@@ -336,6 +336,8 @@ def _rich_crops(args: argparse.Namespace, net: LiteSRNet, train_paths: list[Path
         raise ValueError(f"--rich-mix {args.rich_mix}: give a fraction in [0, 1)")
     if args.rich_mix > 0 and args.distill <= 0:
         raise ValueError("--rich-mix needs --distill > 0: the rich crops have no HR, the fp32 model is their target")
+    if args.steps and args.hr_weight <= 0 and args.distill <= 0:
+        raise ValueError("--hr-weight 0 without --distill leaves nothing to learn: give one of them > 0")
     if args.rich_mix == 0:
         return None
     images = rich_calibration_set(train_paths, net.config.scale, args.calib_full, args.patch, args.calib_variants,
@@ -347,8 +349,11 @@ def _loss_text(args: argparse.Namespace) -> str:
     terms = [f"{args.hr_weight} * MSE to HR"] if args.hr_weight > 0 else []
     if args.distill > 0:
         terms.append(f"{args.distill} * MSE to the fp32 model")
+    if args.distill > 0 and args.db_weighted:
+        terms[-1] += " (photo patches weighted by 1 / their fp32 error)"
     mix = f", {args.rich_mix:.0%} of each batch rich calibration crops (distillation only)" if args.rich_mix else ""
-    return " + ".join(terms) + mix + " (quantization-aware fine-tuning)"
+    frozen = ", activation scales frozen" if args.freeze_scales else ""
+    return " + ".join(terms) + mix + frozen + " (quantization-aware fine-tuning)"
 
 
 def _optimizer(model: QuantLiteSRNet, lr: float, freeze_scales: bool) -> torch.optim.Adam:

@@ -256,6 +256,8 @@ def test_rich_mix_fine_tunes_on_distillation_only(tmp_path: Path) -> None:
               "--calib-variants", "1", "--percentiles", "100", "--steps", "2"]
     with pytest.raises(ValueError, match="--distill"):
         qat.main([*common, "--out", str(tmp_path / "bad"), "--rich-mix", "0.5"])
+    with pytest.raises(ValueError, match="nothing to learn"):
+        qat.main([*common, "--out", str(tmp_path / "bad2"), "--hr-weight", "0"])
     qat.main([*common, "--out", str(tmp_path / "run"), "--rich-mix", "0.5", "--distill", "1", "--hr-weight", "0"])
     ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert "distillation only" in ck["provenance"]["loss"] and "HR" not in ck["provenance"]["loss"]
