@@ -330,14 +330,18 @@ def _scales_for(args: argparse.Namespace, net: LiteSRNet, sampler: PatchSampler,
                           "edge_window": args.patch, "hard_case_variants": args.calib_variants, "images": len(images)}
 
 
-def _rich_crops(args: argparse.Namespace, net: LiteSRNet, train_paths: list[Path]) -> RichCrops | None:
-    """The rich-content sampler of ``--rich-mix``, or None; validates the loss weights."""
+def _check_loss_args(args: argparse.Namespace) -> None:
+    """Refuse loss options that cannot train, before any calibration work is spent."""
     if not 0.0 <= args.rich_mix < 1.0:
         raise ValueError(f"--rich-mix {args.rich_mix}: give a fraction in [0, 1)")
     if args.rich_mix > 0 and args.distill <= 0:
         raise ValueError("--rich-mix needs --distill > 0: the rich crops have no HR, the fp32 model is their target")
     if args.steps and args.hr_weight <= 0 and args.distill <= 0:
         raise ValueError("--hr-weight 0 without --distill leaves nothing to learn: give one of them > 0")
+
+
+def _rich_crops(args: argparse.Namespace, net: LiteSRNet, train_paths: list[Path]) -> RichCrops | None:
+    """The rich-content sampler of ``--rich-mix``, or None."""
     if args.rich_mix == 0:
         return None
     images = rich_calibration_set(train_paths, net.config.scale, args.calib_full, args.patch, args.calib_variants,
@@ -367,6 +371,7 @@ def _optimizer(model: QuantLiteSRNet, lr: float, freeze_scales: bool) -> torch.o
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    _check_loss_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
