@@ -75,10 +75,12 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
             "head conv, bicubic skip and output float",
             "qat_from": f"{src.get('checkpoint', 'unknown')} (step {src.get('step', '?')})",
         }
-        residual = bool(ck.get("residual_body", False))
+        residual, float_id = bool(ck.get("residual_body", False)), int(ck.get("float_identity", 0))
         if residual:
-            qat_extra["quantization"] += "; recurrent weight stored as W - identity, input added back"
-        return QuantLiteSRNet(model, ck["act_scales"], residual).eval(), {**_provenance(ck, prov), **qat_extra}
+            added = f"the last {float_id} steps add their float input back, the others their dequantized input"
+            qat_extra["quantization"] += f"; recurrent weight stored as W - identity, {added}"
+        model_q = QuantLiteSRNet(model, ck["act_scales"], residual, float_id).eval()
+        return model_q, {**_provenance(ck, prov), **qat_extra}
     return model.eval(), _provenance(ck, prov)
 
 
@@ -231,7 +233,8 @@ def export(
     check_shared_weight(proto, model.config.depth)
     if isinstance(model, QuantLiteSRNet):
         scales = model.act_scales().detach().numpy().astype(np.float32)
-        proto = quantize_graph(proto, scales, torch_weight_scales(net, model.residual_body), model.residual_body)
+        proto = quantize_graph(proto, scales, torch_weight_scales(net, model.residual_body), model.residual_body,
+                               model.float_identity)
         onnx.checker.check_model(proto, full_check=True)
     graph = _graph_form(subpixel, fold, quantized)
     info = stamp(proto, net, {"graph": graph, **extra})

@@ -13,12 +13,15 @@ graph as QuantizeLinear/DequantizeLinear (QDQ) pairs, which ONNX Runtime and Ope
   inputs);
 * the head Conv, the bicubic skip and the final Add stay float;
 * ``residual_body`` (models/qat.py's default, and the bundled int8 models' form): the recurrent weight is stored
-  as W - identity and each step adds its (dequantized) input back, Conv(x, W) = Conv(x,
-  W - I) + x. A trained LiteSRNet's recurrent conv is close to the identity (centre taps
-  ~1.0, the rest ~0.01-0.1), so max|W| per channel is set by the ~1 centre tap and the
-  other weights land on one or two int8 steps. Post-training int8 of the x4 model (before
+  as W - identity and each step adds its input back, Conv(x, W) = Conv(x,
+  W - I) + x; with ``float_identity`` K, in the last K steps the x added back is the float
+  tensor, not the dequantized one, so the rounding of x reaches the state only through the
+  small W - I and does not pile up along those steps (docs/int8.md). A trained
+  LiteSRNet's recurrent conv is close to the identity (centre taps ~1.0, the rest
+  ~0.01-0.1), so max|W| per channel is set by the ~1 centre tap and the other weights land
+  on one or two int8 steps. Post-training int8 of the x4 model (before
   any fine-tuning) loses 0.19 dB on Set5 with W quantized, 0.15 of it from W alone, and
-  0.04 dB with W - I. The Add costs ~10% of the int8 model's time on OpenVINO.
+  0.04 dB with W - I.
 
 The exporter quantizes ``fast_graph.rewrite_for_int8``'s form: ConvTranspose stages stay
 (weights quantized per output channel on axis 1) and only the skip is rewritten. A graph
@@ -159,7 +162,8 @@ def identity_kernel(shape: tuple[int, ...]) -> np.ndarray:
 
 
 def quantize_graph(
-    proto: onnx.ModelProto, act_scales: np.ndarray, weight_scales_: list[np.ndarray], residual_body: bool = False
+    proto: onnx.ModelProto, act_scales: np.ndarray, weight_scales_: list[np.ndarray], residual_body: bool = False,
+    float_identity: int = 0,
 ) -> onnx.ModelProto:
     """A copy of the exported fp32 ``proto`` with QDQ int8 quantization (see the module docstring).
 
@@ -167,8 +171,12 @@ def quantize_graph(
     ``weight_scales_``: per-output-channel scales of the body, each decoder stage and the tail, for
     the original layers (each is repeated over the sub-pixel phases of its rewritten Conv);
     ``residual_body``: store the recurrent weight as W - identity and add the step's input back
-    (``Conv(x, W) = Conv(x, W - I) + x``), see the module docstring.
+    (``Conv(x, W) = Conv(x, W - I) + x``), see the module docstring; ``float_identity``: in
+    that many last steps the x added back is the float tensor before its QuantizeLinear, not the
+    dequantized one.
     """
+    if float_identity and not residual_body:
+        raise ValueError("float_identity adds the float input back to Conv(x, W - I): it needs residual_body")
     out = onnx.ModelProto()
     out.CopyFrom(proto)
     graph = out.graph
@@ -181,6 +189,7 @@ def quantize_graph(
     layer = [0 if c.input[1] == body_weight else next(rest) for c in convs]
     rewired: dict[str, str] = {}
     weights: dict[str, tuple[str, np.ndarray]] = {}
+    body_steps = 0
     for i, conv in enumerate(convs):
         relu = _producer_relu(graph, conv.input[0])
         if relu not in rewired:
@@ -194,13 +203,15 @@ def quantize_graph(
         if len(conv.input) > 2:
             conv.input[2] = edit.quantize_bias(conv.input[2], f"c{i}", np.float32(act_scales[i]) * w_scale)
         if residual:
-            _add_input_back(edit, conv, rewired[relu])
+            body_steps += 1
+            float_x = body_steps > sum(n == 0 for n in layer) - float_identity
+            _add_input_back(edit, conv, relu if float_x else rewired[relu])
     _rewire(graph, edit, rewired)
     return out
 
 
 def _add_input_back(edit: _Edit, conv: onnx.NodeProto, x_dq: str) -> None:
-    """Conv -> Add(Conv, its dequantized input) under the Conv's old output name."""
+    """Conv -> Add(Conv, ``x``) under the Conv's old output name; ``_rewire`` leaves ``x`` as given."""
     result = conv.output[0]
     conv.output[0] = f"{result}_residual"
     edit.nodes[conv.output[0]] = [

@@ -93,13 +93,19 @@ def weight_quant(w: torch.Tensor, axis: int) -> torch.Tensor:
 class QuantLiteSRNet(nn.Module):
     """A LiteSRNet run as the int8 model runs: quantized conv inputs and weights, float head and skip."""
 
-    def __init__(self, net: LiteSRNet, act_scales: torch.Tensor, residual_body: bool = True) -> None:
+    def __init__(self, net: LiteSRNet, act_scales: torch.Tensor, residual_body: bool = True,
+                 float_identity: int = 0) -> None:
         super().__init__()
         if act_scales.numel() != n_act_points(net.config):
             raise ValueError(f"need {n_act_points(net.config)} activation scales, got {act_scales.numel()}")
+        if not 0 <= float_identity <= net.config.depth:
+            raise ValueError(f"float_identity {float_identity}: give a number of steps in 0..{net.config.depth}")
+        if float_identity and not residual_body:
+            raise ValueError("float_identity adds the float input back to Conv(x, W - I): it needs residual_body")
         self.net = net
         self.config = net.config
         self.residual_body = residual_body
+        self.float_identity = float_identity
         self.log_scales = nn.Parameter(act_scales.detach().float().log())
 
     def act_scales(self) -> torch.Tensor:
@@ -117,8 +123,17 @@ class QuantLiteSRNet(nn.Module):
         n, s = self.net, self.act_scales()
         feat = F.relu(n.head(x))
         w_body = self.body_weight()
+        # In the last ``float_identity`` steps the identity path skips the quantizer: only
+        # Conv(x, W - I), whose weights are small, sees the rounding of x, so the rounding of
+        # the coarse late steps no longer piles up along the state.
+        w_delta = w_body - torch.from_numpy(identity_kernel(tuple(w_body.shape))).to(w_body)
+        first_float = n.config.depth - self.float_identity
         for i in range(n.config.depth):
-            feat = F.relu(F.conv2d(act_quant(feat, s[i]), w_body, n.body.bias, padding=1))
+            xq = act_quant(feat, s[i])
+            if i >= first_float:
+                feat = F.relu(F.conv2d(xq, w_delta, n.body.bias, padding=1) + feat)
+            else:
+                feat = F.relu(F.conv2d(xq, w_body, n.body.bias, padding=1))
         k = n.config.depth
         for m in n.upsample:
             if isinstance(m, nn.ConvTranspose2d):
@@ -185,6 +200,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="keep the calibrated activation scales (no LSQ): only the weights learn")
     ap.add_argument("--cuda-bf16", action="store_true",
                     help="bf16 autocast on CUDA too (4x faster steps there; default is fp32 on CUDA)")
+    ap.add_argument("--float-identity", type=int, default=0, metavar="K",
+                    help="the last K recurrent steps add their float input x back to Conv(x, W - I), not the "
+                    "dequantized int8 x: the rounding of x then reaches the state only through W - I (each such "
+                    "step costs int8 speed on OpenVINO: docs/int8.md)")
     ap.add_argument("--plain-body", action="store_true",
                     help="quantize the recurrent weight W itself, not W - identity (worse: see the module doc)")
     ap.add_argument("--seed", type=int, default=0)
@@ -203,6 +222,7 @@ def _payload(model: QuantLiteSRNet, source: dict[str, Any], step: int, elapsed: 
         "model": {k: v.detach().cpu().clone() for k, v in model.net.state_dict().items()},
         "act_scales": model.act_scales().detach().cpu().clone(),
         "residual_body": model.residual_body,
+        "float_identity": model.float_identity,
         "step": step,
         "elapsed_s": elapsed,
         "best_val_psnr": best,
@@ -300,13 +320,13 @@ def _batch(sampler: PatchSampler, rich: RichCrops | None, args: argparse.Namespa
 
 
 def _calibrated(net: LiteSRNet, scales_for: Callable[[float], torch.Tensor], percentiles: list[float],
-                residual: bool, score: Callable[[QuantLiteSRNet], float], say: Callable[[str], None]
+                form: tuple[bool, int], score: Callable[[QuantLiteSRNet], float], say: Callable[[str], None]
                 ) -> tuple[QuantLiteSRNet, dict[str, Any]]:
     """The QuantLiteSRNet whose calibration percentile scores best (validation PSNR), and a record."""
     best: tuple[float, float, QuantLiteSRNet] | None = None
     tried: dict[str, float] = {}
     for pct in percentiles:
-        model = QuantLiteSRNet(net, scales_for(pct), residual)
+        model = QuantLiteSRNet(net, scales_for(pct), *form)
         tried[str(pct)] = value = score(model) if len(percentiles) > 1 else float("nan")
         say(f"calibration at percentile {pct}: val int8 {value:.4f} dB")
         if best is None or not value <= best[0]:
@@ -328,6 +348,15 @@ def _scales_for(args: argparse.Namespace, net: LiteSRNet, sampler: PatchSampler,
     stats = activation_stats(net, images, n_act_points(net.config))
     return stats.scales, {"set": "rich", "whole_photos": args.calib_full, "edge_windows": 2 * args.calib_full,
                           "edge_window": args.patch, "hard_case_variants": args.calib_variants, "images": len(images)}
+
+
+def _form(args: argparse.Namespace, source: dict[str, Any]) -> tuple[bool, int]:
+    """(residual_body, float_identity): a QAT checkpoint keeps its own form, a fresh calibration takes the flags."""
+    if "act_scales" in source:
+        return bool(source.get("residual_body", False)), int(source.get("float_identity", 0))
+    if args.plain_body and args.float_identity:
+        raise ValueError("--plain-body has no identity to add back: drop --float-identity")
+    return not args.plain_body, args.float_identity
 
 
 def _check_loss_args(args: argparse.Namespace) -> None:
@@ -389,13 +418,13 @@ def main(argv: list[str] | None = None) -> None:
     sampler = PatchSampler(make_pairs(train_paths, cfg.scale), cfg.scale, args.patch, args.seed)
     val_pairs = make_pairs(val_paths, cfg.scale)
     teacher = _teacher(args, source, net).to(device)
-    residual = bool(source.get("residual_body", False)) if "act_scales" in source else not args.plain_body
+    form = _form(args, source)
     if "act_scales" in source:
-        model = QuantLiteSRNet(net, source["act_scales"], residual).to(device)
+        model = QuantLiteSRNet(net, source["act_scales"], *form).to(device)
         calibration = source.get("calibration", {})
     else:
         scales_for, calib_set = _scales_for(args, net, sampler, train_paths)
-        model, calibration = _calibrated(net, scales_for, [float(p) for p in args.percentiles.split(",")], residual,
+        model, calibration = _calibrated(net, scales_for, [float(p) for p in args.percentiles.split(",")], form,
                                          lambda m: validate(m.to(device), val_pairs, cfg.scale, device), say)
         calibration.update(calib_set)
     model = model.to(device).to(memory_format=torch.channels_last)

@@ -158,17 +158,15 @@ def _check_cpu(core: ov.Core, precision: str) -> None:
         )
 
 
-def _float_ops(core: ov.Core, precision: str) -> str:
+def _float_ops(precision: str) -> str:
     """The precision of the network's non-convolution work ("fp32" or "bf16").
 
     int8: the QDQ nodes make the convolutions int8 whatever the hint; the rest (head conv,
-    decoder outputs, the recurrent steps' Adds) runs in bf16 where the CPU has it, like the
-    bf16 path (faster than fp32; see docs/engines.md), with the bicubic
-    skip split off in fp32.
+    decoder outputs, the recurrent steps' Adds and the float state they carry) runs in fp32.
+    The bundled int8 files add each step's float input back, and with a bf16 state OpenVINO
+    inserts a layout Reorder at every step: fp32 is both exact and faster there (docs/int8.md).
     """
-    if precision != "int8":
-        return precision
-    return "bf16" if bf16_supported(core) else "fp32"
+    return "fp32" if precision == "int8" else precision
 
 
 def _config(precision: str, threads: int | None) -> dict[str, str | int]:
@@ -205,7 +203,7 @@ class OpenVinoEngine:
         # bf16 where the CPU runs it natively (the reason to pick this engine), else fp32.
         precision = model_precision(precision, self._info, "bf16" if bf16_supported(core) else "fp32", path)
         _check_cpu(core, precision)
-        float_ops = _float_ops(core, precision)
+        float_ops = _float_ops(precision)
         try:
             model = core.read_model(os.fspath(path))
             parts = split_skip(model) if float_ops == "bf16" else None

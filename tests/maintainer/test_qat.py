@@ -44,10 +44,10 @@ def _photos(folder: Path, n: int, shape: tuple[int, int], seed: int) -> Path:
     return folder
 
 
-def _quantized(scale: int, residual: bool = True) -> QuantLiteSRNet:
-    net = _tiny(scale)
+def _quantized(scale: int, residual: bool = True, float_identity: int = 0, depth: int = 3) -> QuantLiteSRNet:
+    net = _tiny(scale, depth=depth)
     batches = [torch.rand(2, 3, 12, 10, generator=torch.Generator().manual_seed(i)) for i in range(3)]
-    return QuantLiteSRNet(net, calibrate(net, batches), residual).eval()
+    return QuantLiteSRNet(net, calibrate(net, batches), residual, float_identity).eval()
 
 
 def test_weight_quant_is_a_per_channel_int8_grid() -> None:
@@ -118,6 +118,50 @@ def test_stored_int8_weights_are_the_qat_weights(tmp_path: Path, residual: bool)
     assert len(adds) == (q.config.depth if residual else 0)
 
 
+@pytest.mark.parametrize("float_identity", [1, 3, 5])
+def test_float_identity_export_matches_the_fake_quantized_model(tmp_path: Path, float_identity: int) -> None:
+    # The last K steps add the float tensor (a ReLU output, before its QuantizeLinear) back,
+    # the others the dequantized one, in the file as in the torch model.
+    q = _quantized(4, float_identity=float_identity, depth=5)
+    path = tmp_path / "f.onnx"
+    summary = onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, path)
+    assert summary["max_abs_diff"] <= onnx_export.INT8_TOLERANCE
+    graph = onnx.load(str(path)).graph
+    made_by = {o: n.op_type for n in graph.node for o in n.output}
+    adds = [n for n in graph.node if n.name.endswith("_AddInput")]
+    kinds = [made_by[n.input[1]] for n in adds]
+    assert kinds == ["DequantizeLinear"] * (5 - float_identity) + ["Relu"] * float_identity
+    x = np.random.default_rng(1).random((1, 3, 13, 9), dtype=np.float32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"lr": x})[0]
+    with torch.no_grad():
+        ref = q(torch.from_numpy(x)).numpy()
+        other = QuantLiteSRNet(q.net, q.act_scales(), True, 0)(torch.from_numpy(x)).numpy()
+    assert np.abs(got - ref).mean() < 1e-3
+    assert np.abs(other - ref).mean() > 10 * np.abs(got - ref).mean()  # the two forms really differ
+
+
+def test_float_identity_keeps_the_rounding_off_the_state() -> None:
+    # Same weights and scales: adding the float input back leaves the int8 rounding only the
+    # small W - I path, so the output is nearer the fp32 model than the dequantized form's.
+    net = _tiny(2, depth=8, channels=16)
+    with torch.no_grad():
+        net.body.weight.normal_(0, 0.02).add_(torch.from_numpy(identity_kernel(tuple(net.body.weight.shape))))
+    x = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    scales = calibrate(net, [x]) * 4  # coarse steps, as on a smooth image
+    with torch.no_grad():
+        ref = net(x)
+        err = [(QuantLiteSRNet(net, scales, True, k)(x) - ref).pow(2).mean().item() for k in (0, 8)]
+    assert err[1] < err[0] / 2
+
+
+def test_float_identity_needs_the_residual_form_and_fits_the_depth() -> None:
+    net = _tiny(2)
+    with pytest.raises(ValueError, match="residual_body"):
+        QuantLiteSRNet(net, torch.ones(n_act_points(net.config)), False, 1)
+    with pytest.raises(ValueError, match="0..3"):
+        QuantLiteSRNet(net, torch.ones(n_act_points(net.config)), True, 4)
+
+
 def test_residual_body_quantizes_the_recurrent_weight_finely() -> None:
     # A trained recurrent weight is ~identity + small terms: max|W| per channel is the ~1 centre
     # tap, so quantizing W leaves the rest ~1 step; W - identity gets ~10x finer steps.
@@ -162,12 +206,13 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
     args = ["--data", str(data), "--batch", "2", "--patch", "8", "--n-val", "1", "--val-every", "2",
             "--threads", "1", "--calib-batches", "2"]
     qat.main(["--checkpoint", str(tmp_path / "fp32.pt"), "--out", str(tmp_path / "run"), "--steps", "4",
-              "--distill", "1", "--percentiles", "99,100", *args])
+              "--distill", "1", "--percentiles", "99,100", "--float-identity", "2", *args])
     log = (tmp_path / "run" / "train.log").read_text()
     assert "calibration at percentile 99.0" in log and "calibration at percentile 100.0" in log
     ck = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
     assert ck["act_scales"].numel() == n_act_points(net.config)
     assert ck["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt") and ck["residual_body"] is True
+    assert ck["float_identity"] == 2
     rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "2", "4"]
     # A second stage continues from the QAT checkpoint, keeps its scales and records both stages.
@@ -175,10 +220,14 @@ def test_qat_entry_point_fine_tunes_and_keeps_the_best(tmp_path: Path) -> None:
               "--distill", "1", *args])
     ck2 = torch.load(tmp_path / "run2" / "best.pt", weights_only=False)
     assert len(ck2["qat_history"]) == 2 and ck2["qat_from"]["checkpoint"] == str(tmp_path / "fp32.pt")
-    assert ck2["residual_body"] is True
+    assert ck2["residual_body"] is True and ck2["float_identity"] == 2  # the form travels with the scales
     assert onnx_export.main(["--checkpoint", str(tmp_path / "run2" / "best.pt"), "--output",
                              str(tmp_path / "m.onnx")]) == 0
-    assert "W - identity" in read_model_info(tmp_path / "m.onnx").extra["quantization"]
+    text = read_model_info(tmp_path / "m.onnx").extra["quantization"]
+    assert "W - identity" in text and "the last 2 steps add their float input back" in text
+    with pytest.raises(ValueError, match="--plain-body"):
+        qat.main(["--checkpoint", str(tmp_path / "fp32.pt"), "--out", str(tmp_path / "bad"), "--steps", "0",
+                  "--plain-body", "--float-identity", "1", *args])
 
 
 def test_topk_percentiles_match_numpy_and_the_maximum_is_exact() -> None:
