@@ -189,7 +189,7 @@ def quantize_graph(
     layer = [0 if c.input[1] == body_weight else next(rest) for c in convs]
     rewired: dict[str, str] = {}
     weights: dict[str, tuple[str, np.ndarray]] = {}
-    body_steps = 0
+    body_steps, first_float = 0, layer.count(0) - float_identity
     for i, conv in enumerate(convs):
         relu = _producer_relu(graph, conv.input[0])
         if relu not in rewired:
@@ -204,7 +204,7 @@ def quantize_graph(
             conv.input[2] = edit.quantize_bias(conv.input[2], f"c{i}", np.float32(act_scales[i]) * w_scale)
         if residual:
             body_steps += 1
-            float_x = body_steps > sum(n == 0 for n in layer) - float_identity
+            float_x = body_steps > first_float
             _add_input_back(edit, conv, relu if float_x else rewired[relu])
     _rewire(graph, edit, rewired)
     return out
