@@ -37,9 +37,17 @@ from .quantize import identity_kernel, quantize_graph
 OPSET = 17
 VERIFY_SIZES = ((17, 23), (64, 48), (1, 1))
 TOLERANCE = 1e-4
-# int8: ONNX Runtime's integer kernels and torch's fake quantization round a value lying within
-# float error of a step boundary differently now and then; one level then propagates a little.
-INT8_TOLERANCE = 0.02
+# int8: ONNX Runtime and torch's fake quantization round a value lying within float error of a
+# step boundary differently now and then (from the order of the sums), and the recurrence carries
+# each such one-level flip on: a model whose state grows along the steps (the ecb-trained ones)
+# amplifies it to a few output levels at some pixels and to under one level on average on noise,
+# as much as a scale a few percent off does. So the whole output is held loosely and each step
+# is checked alone, from the graph's own state (verify_int8_steps).
+INT8_TOLERANCE = 0.05
+INT8_MEAN_TOLERANCE = 0.005
+# One int8 step from the same state: only the values next to a rounding flip may move.
+STEP_TOLERANCE = 1e-4
+STEP_MOVED_FRACTION = 0.01
 
 
 class ExportError(RuntimeError):
@@ -80,8 +88,32 @@ def load_checkpoint(path: Path) -> tuple[LiteSRNet | QuantLiteSRNet, dict[str, s
             added = f"the last {float_id} steps add their float input back, the others their dequantized input"
             qat_extra["quantization"] += f"; recurrent weight stored as W - identity, {added}"
         model_q = QuantLiteSRNet(model, ck["act_scales"], residual, float_id).eval()
-        return model_q, {**_provenance(ck, prov), **qat_extra}
-    return model.eval(), _provenance(ck, prov)
+        return model_q, {**_provenance(ck, prov), **qat_extra, **_lineage(src.get("checkpoint"), 0, 0.0)}
+    lineage = _lineage(ck.get("args", {}).get("init_from"), int(ck.get("step", 0)), float(ck.get("elapsed_s", 0.0)))
+    return model.eval(), {**_provenance(ck, prov), **lineage}
+
+
+def _lineage(first: str | None, steps: int, wall_s: float) -> dict[str, str]:
+    """The warm-start chain behind a checkpoint, so the metadata counts every run the weights went through.
+
+    ``train_steps`` is the last run's; each warm start (``--init-from``) is followed back while
+    its file is at hand. A run's slim checkpoint keeps the step of its best state, so the totals
+    count the steps and time up to each run's best.
+    """
+    links: list[str] = []
+    src = first
+    while src and len(links) < 16:
+        if not Path(src).is_file():
+            links.append(f"{src} (file not at hand)")
+            break
+        prev = torch.load(src, map_location="cpu", weights_only=False)
+        steps, wall_s = steps + int(prev.get("step", 0)), wall_s + float(prev.get("elapsed_s", 0.0))
+        links.append(f"{src} ({int(prev.get('step', 0))} steps)")
+        src = prev.get("args", {}).get("init_from")
+    if not links:
+        return {}
+    return {"train_warm_start": " <- ".join(links), "train_steps_total": str(steps),
+            "train_wall_s_total": f"{wall_s:.0f}"}
 
 
 def _provenance(ck: dict[str, Any], prov: dict[str, Any]) -> dict[str, str]:
@@ -166,11 +198,12 @@ def stamp(proto: onnx.ModelProto, model: LiteSRNet, extra: dict[str, str]) -> Mo
 
 
 def verify(data: bytes, model: LiteSRNet | QuantLiteSRNet) -> float:
-    """Largest |ORT - torch| over VERIFY_SIZES (batch 2); raises past TOLERANCE (INT8_TOLERANCE)."""
+    """Largest |ORT - torch| over VERIFY_SIZES (batch 2); raises past TOLERANCE (int8: INT8_TOLERANCE, and
+    INT8_MEAN_TOLERANCE on the mean)."""
     tolerance = INT8_TOLERANCE if isinstance(model, QuantLiteSRNet) else TOLERANCE
     sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    worst = 0.0
+    worst = mean = 0.0
     for h, w in VERIFY_SIZES:
         x = rng.random((2, 3, h, w), dtype=np.float32)
         with torch.no_grad():
@@ -178,10 +211,39 @@ def verify(data: bytes, model: LiteSRNet | QuantLiteSRNet) -> float:
         got = sess.run(["sr"], {"lr": x})[0]
         if got.shape != ref.shape:
             raise ExportError(f"ORT output {got.shape} != torch {ref.shape} for input {h}x{w}")
-        worst = max(worst, float(np.abs(got - ref).max()))
+        worst, mean = max(worst, float(np.abs(got - ref).max())), max(mean, float(np.abs(got - ref).mean()))
     if worst > tolerance:
         raise ExportError(f"ORT differs from torch by {worst:.2e} > {tolerance:.0e}")
+    if isinstance(model, QuantLiteSRNet):
+        if mean > INT8_MEAN_TOLERANCE:
+            raise ExportError(f"ORT differs from torch by {mean:.2e} on average > {INT8_MEAN_TOLERANCE:.0e}")
+        verify_int8_steps(data, model, rng.random((1, 3, 32, 32), dtype=np.float32))
     return worst
+
+
+def verify_int8_steps(data: bytes, model: QuantLiteSRNet, x: np.ndarray) -> None:
+    """Each recurrent step and the decoder of the int8 graph against torch, from the graph's own state.
+
+    Over the whole network a one-level rounding flip grows along the recurrence, so the whole
+    output cannot tell a wrong scale from such flips; one step from the same input can: a flip
+    moves a few values, a scale 2% off re-rounds a fifth of them or more. The torch model rounds
+    each bias to int32 as the file stores it, so the two agree exactly but for such flips.
+    """
+    proto = onnx.load_from_string(data)
+    states = [n.output[0] for n in proto.graph.node if n.op_type == "Relu"][: model.config.depth + 1]
+    del proto.graph.output[:]
+    for name in ["sr", *states]:
+        proto.graph.output.add().name = name
+    sess = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    sr, *got = (torch.from_numpy(a) for a in sess.run(None, {"lr": x}))
+    with torch.no_grad():
+        pairs = [(f"step {i + 1}", got[i + 1], model.body_step(i, got[i])) for i in range(model.config.depth)]
+        pairs.append(("the decoder", sr, model.decode(got[-1], torch.from_numpy(x))))
+    for where, ort_out, ref in pairs:
+        moved = float(((ort_out - ref).abs() > STEP_TOLERANCE).float().mean())
+        if moved > STEP_MOVED_FRACTION:
+            raise ExportError(f"int8 graph differs from torch at {where}: {moved:.2%} of its values "
+                              f"by more than {STEP_TOLERANCE:.0e} (a rounding flip moves a few)")
 
 
 def _plain(module: torch.nn.Module) -> torch.nn.Conv2d:

@@ -90,6 +90,14 @@ def weight_quant(w: torch.Tensor, axis: int) -> torch.Tensor:
     return torch.clamp(_round_ste(w / s), -WEIGHT_MAX, WEIGHT_MAX) * s
 
 
+def bias_quant(b: torch.Tensor | None, x_scale: torch.Tensor, w_scale: torch.Tensor) -> torch.Tensor | None:
+    """int32 fake quantization of a bias at ``x_scale * w_scale`` per channel, as the QDQ graph stores it."""
+    if b is None:
+        return None
+    s = x_scale * w_scale
+    return _round_ste(b / s) * s
+
+
 class QuantLiteSRNet(nn.Module):
     """A LiteSRNet run as the int8 model runs: quantized conv inputs and weights, float head and skip."""
 
@@ -120,31 +128,39 @@ class QuantLiteSRNet(nn.Module):
         return eye + weight_quant(w - eye, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, s = self.net, self.act_scales()
-        feat = F.relu(n.head(x))
-        w_body = self.body_weight()
+        feat = F.relu(self.net.head(x))
+        for i in range(self.config.depth):
+            feat = self.body_step(i, feat)
+        return self.decode(feat, x)
+
+    def body_step(self, i: int, feat: torch.Tensor) -> torch.Tensor:
+        """Recurrent step ``i`` (0-based) from the state before it."""
+        s, w = self.act_scales(), self.net.body.weight
+        eye = torch.from_numpy(identity_kernel(tuple(w.shape))).to(w)
+        w_scale = weight_scales(w - eye if self.residual_body else w, 0)
+        bias = bias_quant(self.net.body.bias, s[i], w_scale)
+        xq = act_quant(feat, s[i])
         # In the last ``float_identity`` steps the identity path skips the quantizer: only
         # Conv(x, W - I), whose weights are small, sees the rounding of x, so the rounding of
         # the coarse late steps no longer piles up along the state.
-        w_delta = w_body - torch.from_numpy(identity_kernel(tuple(w_body.shape))).to(w_body)
-        first_float = n.config.depth - self.float_identity
-        for i in range(n.config.depth):
-            xq = act_quant(feat, s[i])
-            if i >= first_float:
-                feat = F.relu(F.conv2d(xq, w_delta, n.body.bias, padding=1) + feat)
-            else:
-                feat = F.relu(F.conv2d(xq, w_body, n.body.bias, padding=1))
-        k = n.config.depth
+        if i >= self.config.depth - self.float_identity:
+            return F.relu(F.conv2d(xq, weight_quant(w - eye, 0), bias, padding=1) + feat)
+        return F.relu(F.conv2d(xq, self.body_weight(), bias, padding=1))
+
+    def decode(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The decoder and the skip, from the last recurrent state and the input."""
+        n, s, k = self.net, self.act_scales(), self.config.depth
         for m in n.upsample:
             if isinstance(m, nn.ConvTranspose2d):
-                feat = F.conv_transpose2d(
-                    act_quant(feat, s[k]), weight_quant(m.weight, 1), m.bias,
-                    m.stride, m.padding, m.output_padding,
-                )
+                bias = bias_quant(m.bias, s[k], weight_scales(m.weight, 1))
+                feat = F.conv_transpose2d(act_quant(feat, s[k]), weight_quant(m.weight, 1), bias,
+                                          m.stride, m.padding, m.output_padding)
                 k += 1
             else:
                 feat = F.relu(feat)
-        out = F.conv2d(act_quant(feat, s[k]), weight_quant(n.tail.weight, 0), n.tail.bias, padding=1)
+        tail = n.tail
+        bias = bias_quant(tail.bias, s[k], weight_scales(tail.weight, 0))
+        out = F.conv2d(act_quant(feat, s[k]), weight_quant(tail.weight, 0), bias, padding=1)
         if n.config.global_skip:
             out = out + F.interpolate(x, scale_factor=n.config.scale, mode="bicubic", align_corners=False)
         return out

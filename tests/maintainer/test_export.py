@@ -155,6 +155,26 @@ def test_checkpoint_export_carries_provenance_and_config(tmp_path: Path) -> None
     assert info.extra["train_data"] == "T91 + BSDS400"
 
 
+def test_checkpoint_export_counts_its_warm_starts(tmp_path: Path) -> None:
+    # run b warm-started from a, c from b: the metadata names the chain and totals its steps and time.
+    cfg = LiteSRConfig(2, depth=3)
+    state = LiteSRNet(cfg).state_dict()
+    base = {"config": cfg.to_dict(), "model": state, "best_val_psnr": 30.0, "provenance": {}}
+    missing = str(tmp_path / "gone.pt")
+    torch.save({**base, "step": 100, "elapsed_s": 10.0, "args": {"init_from": missing}}, tmp_path / "a.pt")
+    torch.save({**base, "step": 200, "elapsed_s": 20.0, "args": {"init_from": str(tmp_path / "a.pt")}},
+               tmp_path / "b.pt")
+    torch.save({**base, "step": 300, "elapsed_s": 30.0, "args": {"init_from": str(tmp_path / "b.pt")}},
+               tmp_path / "c.pt")
+    _, extra = onnx_export.load_checkpoint(tmp_path / "c.pt")
+    assert extra["train_steps"] == "300"
+    assert extra["train_steps_total"] == "600" and extra["train_wall_s_total"] == "60"
+    assert extra["train_warm_start"] == (f"{tmp_path / 'b.pt'} (200 steps) <- {tmp_path / 'a.pt'} (100 steps) "
+                                         f"<- {missing} (file not at hand)")
+    _, first = onnx_export.load_checkpoint(tmp_path / "a.pt")
+    assert "train_steps_total" in first  # its own source is named even though the file is gone
+
+
 def test_verify_rejects_a_mismatch() -> None:
     model, extra = onnx_export.random_model(2, 3, seed=0)
     proto = onnx_export.simplify(onnx_export.to_onnx(model))

@@ -342,3 +342,26 @@ def test_db_weights_favour_the_patches_fp32_gets_right() -> None:
     assert w.shape == (4,) and w[3] == 1.0  # the rich crop (no HR) keeps weight 1
     assert w[0] > w[1] > w[2] and float(w[0]) <= 20.0
     assert float(w[1] / w[2]) == pytest.approx(4.0, rel=1e-3)  # 1 / error: error ratio 0.04 / 0.01
+
+
+@pytest.mark.parametrize("where", ["body", "decoder"])
+def test_step_check_catches_a_scale_two_percent_off(tmp_path: Path, where: str) -> None:
+    # One step at a time from the graph's own state, torch (bias rounded to int32 as the file
+    # stores it) matches the graph exactly; a 2% wrong activation scale re-rounds most values.
+    q = _quantized(2, float_identity=3, depth=3)
+    with torch.no_grad():  # away from the IRNN identity, so that W - I sees the rounding
+        q.net.body.weight.add_(torch.randn(q.net.body.weight.shape, generator=torch.Generator().manual_seed(0)) * 0.05)
+    path = tmp_path / "q.onnx"
+    onnx_export.export(q, {"train_data": "none (test)", "precision": "int8"}, path)
+    x = np.random.default_rng(2).random((1, 3, 16, 16), dtype=np.float32)
+    onnx_export.verify_int8_steps(path.read_bytes(), q, x)
+    proto = onnx.load(str(path))
+    k = 1 if where == "body" else q.config.depth
+    target = float(q.act_scales().detach()[k])
+    hits = [t for t in proto.graph.initializer
+            if t.data_type == onnx.TensorProto.FLOAT and numpy_helper.to_array(t).size == 1
+            and np.isclose(float(numpy_helper.to_array(t)), target, rtol=1e-7)]
+    assert len(hits) == 1
+    hits[0].CopyFrom(numpy_helper.from_array(np.array(target * 1.02, np.float32), hits[0].name))
+    with pytest.raises(onnx_export.ExportError, match="step 2" if where == "body" else "the decoder"):
+        onnx_export.verify_int8_steps(proto.SerializeToString(), q, x)
