@@ -134,3 +134,32 @@ def test_folded_export_has_the_plain_graph(tmp_path: Path) -> None:
         return [n.op_type for n in g.node], sorted(list(i.dims) for i in g.initializer)
 
     assert shape(tmp_path / "rep.onnx") == shape(tmp_path / "plain.onnx")
+
+
+def test_slim_checkpoint_is_the_folded_run(tmp_path: Path) -> None:
+    # models.slim: the plain net of a re-parameterised run, with what export and --init-from need.
+    from models import slim
+
+    net = LiteSRNet(LiteSRConfig(2, depth=2, channels=8, reparam="ecb"))
+    _random_branches(net, seed=3)
+    ck = {"config": net.config.to_dict(), "model": net.state_dict(), "step": 750, "elapsed_s": 12.5,
+          "best_val_psnr": 30.25, "args": {"init_from": "models/checkpoints/x2_d19.pt"},
+          "provenance": {"data": "test"}, "optimizer": {"big": torch.zeros(10_000)}}
+    torch.save(ck, tmp_path / "best.pt")
+    assert slim.main([str(tmp_path / "best.pt"), str(tmp_path / "slim.pt")]) == 0
+    out = torch.load(tmp_path / "slim.pt", map_location="cpu", weights_only=False)
+    assert "optimizer" not in out and out["config"].get("reparam", "") == ""
+    assert (out["step"], out["best_val_psnr"], out["args"]) == (750, 30.25, ck["args"])
+    assert out["folded_from"] == {"run": str(tmp_path / "best.pt"), "reparam": "ecb"}
+    x = torch.rand(1, 3, 9, 7)
+    with torch.no_grad():
+        assert float((from_checkpoint(out).eval()(x) - net.eval()(x)).abs().max()) <= 1e-4
+
+
+def test_slim_refuses_what_is_not_a_training_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from models import slim
+
+    torch.save({"model": {}}, tmp_path / "other.pt")
+    assert slim.main([str(tmp_path / "other.pt"), str(tmp_path / "slim.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lacks config" in err and not (tmp_path / "slim.pt").exists()
