@@ -99,6 +99,8 @@ def decode_jpeg(data: bytes) -> U8 | None:
         import cv2
 
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError("a training image in the pack cannot be decoded")
         return np.ascontiguousarray(img[:, :, ::-1])
     except ImportError:
         pass
@@ -160,7 +162,7 @@ class Burst:
     def __init__(self, args: argparse.Namespace, scale: int, train: list[Pair], device: torch.device) -> None:
         self.args, self.device = args, device
         self.schedule = parse_patch_schedule(args.patch_schedule, 48)
-        cfg = LiteSRConfig(scale=scale, depth=args.depth, reparam=RECIPE["reparam"])
+        cfg = LiteSRConfig(scale=scale, depth=args.depth, reparam=str(RECIPE["reparam"]))
         self.model = LiteSRNet(cfg).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=args.lr)
         self.sampler = PatchSampler(train, scale, self.schedule[0][1], args.seed)
@@ -196,7 +198,7 @@ class Burst:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
             loss = pixel_loss(self.model(lr).float(), hr, args.loss)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 0.5)
         self.opt.step()
         self.ema.update(self.model)
@@ -261,14 +263,15 @@ def run(args: argparse.Namespace) -> Path:
         f"{burst.start_note}; autocast {provenance['autocast']}; recipe {provenance['recipe']}")
     best = loop(burst, val, scale, autocast, provenance, say)
     say(f"finished: {burst.step} steps, best val EMA {best:.3f} dB")
-    return args.out / f"burst_x{scale}.pt"
+    return Path(args.out) / f"burst_x{scale}.pt"
 
 
 def loop(burst: Burst, val: list[Pair], scale: int, autocast: bool, provenance: dict[str, Any],
          say: Callable[[str], None]) -> float:
     """Steps until the budget is used; validates (step 0, every --val-every-s, the end) and keeps the best EMA."""
     args = burst.args
-    budget, t0, t_val, losses, best = args.minutes * 60.0, time.time(), -math.inf, [], -math.inf
+    budget, t0, t_val, best = args.minutes * 60.0, time.time(), -math.inf, -math.inf
+    losses: list[float] = []
     ck_path, csv_path = args.out / f"burst_x{scale}.pt", args.out / "burst_log.csv"
     if not csv_path.exists():
         csv_path.write_text("step,elapsed_s,loss,patch,val_psnr\n")

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .reparam import BRANCH_SETS, RepConv
+from .reparam import BRANCH_SETS, RepConv, bias_of
 
 __all__ = [
     "LiteSRConfig", "LiteSRNet", "PAPER_PARAMS", "count_params", "decoder_plan", "fold", "from_checkpoint",
@@ -131,24 +131,24 @@ class LiteSRNet(nn.Module):
         head, body, tail = (self.main_conv(n) for n in ("head", "body", "tail"))
         with torch.no_grad():
             nn.init.kaiming_normal_(head.weight, nonlinearity="relu")
-            head.bias.zero_()
+            bias_of(head).zero_()
             body.weight.zero_()
             c = self.config.channels
             body.weight[torch.arange(c), torch.arange(c), 1, 1] = 1.0
             body.weight.add_(torch.randn_like(body.weight) * 1e-3)
-            body.bias.zero_()
+            bias_of(body).zero_()
             for m in self.upsample:
                 if isinstance(m, nn.ConvTranspose2d):
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                    m.bias.zero_()
+                    bias_of(m).zero_()
             nn.init.normal_(tail.weight, std=1e-3)
-            tail.bias.zero_()
+            bias_of(tail).zero_()
         for m in (self.head, self.body, self.tail):
             if isinstance(m, RepConv):
                 m.zero_extras()
 
     def decode(self, feat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        out = self.tail(self.upsample(feat))
+        out: torch.Tensor = self.tail(self.upsample(feat))
         if self.config.global_skip:
             out = out + F.interpolate(x, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
         return out
@@ -189,7 +189,7 @@ def fold(net: LiteSRNet) -> LiteSRNet:
         m, conv = getattr(net, name), plain.main_conv(name)
         w, b = m.fused() if isinstance(m, RepConv) else (m.weight, m.bias)
         conv.weight.copy_(w)
-        conv.bias.copy_(b)
+        bias_of(conv).copy_(b)
     return plain.to(next(net.parameters()).device)
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 # torchvision's vgg16 "D" configuration.
-_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
@@ -44,5 +44,8 @@ class PerceptualLoss(nn.Module):
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1))
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        f = lambda x: self.features((x - self.mean) / self.std)  # noqa: E731
+        def f(x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.features((x - self.get_buffer("mean")) / self.get_buffer("std"))
+            return out
+
         return torch.mean((f(sr) - f(hr)) ** 2)

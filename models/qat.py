@@ -43,7 +43,7 @@ import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -54,7 +54,7 @@ from export.quantize import ACT_LEVELS, WEIGHT_MAX, identity_kernel
 
 from .calibration import activation_stats, quantized_inputs, rich_calibration_set
 from .data import PatchSampler, list_images, make_pairs, split
-from .litesrnet import LiteSRConfig, LiteSRNet, from_checkpoint
+from .litesrnet import LiteSRConfig, LiteSRNet, fold, from_checkpoint
 from .train import run_logger, save, seed_all, validate
 
 __all__ = ["QuantLiteSRNet", "act_quant", "calibrate", "n_act_points", "weight_quant", "weight_scales"]
@@ -110,8 +110,9 @@ class QuantLiteSRNet(nn.Module):
             raise ValueError(f"float_identity {float_identity}: give a number of steps in 0..{net.config.depth}")
         if float_identity and not residual_body:
             raise ValueError("float_identity adds the float input back to Conv(x, W - I): it needs residual_body")
-        self.net = net
-        self.config = net.config
+        # The int8 file holds plain 3x3 kernels, so a re-parameterised net is quantized folded.
+        self.net = fold(net) if net.config.reparam else net
+        self.config = self.net.config
         self.residual_body = residual_body
         self.float_identity = float_identity
         self.log_scales = nn.Parameter(act_scales.detach().float().log())
@@ -121,7 +122,7 @@ class QuantLiteSRNet(nn.Module):
 
     def body_weight(self) -> torch.Tensor:
         """The recurrent weight as the int8 model holds it: int8 W, or identity + int8 (W - identity)."""
-        w = self.net.body.weight
+        w = self.net.main_conv("body").weight
         if not self.residual_body:
             return weight_quant(w, 0)
         eye = torch.from_numpy(identity_kernel(tuple(w.shape))).to(w)
@@ -135,10 +136,11 @@ class QuantLiteSRNet(nn.Module):
 
     def body_step(self, i: int, feat: torch.Tensor) -> torch.Tensor:
         """Recurrent step ``i`` (0-based) from the state before it."""
-        s, w = self.act_scales(), self.net.body.weight
+        s, conv = self.act_scales(), self.net.main_conv("body")
+        w = conv.weight
         eye = torch.from_numpy(identity_kernel(tuple(w.shape))).to(w)
         w_scale = weight_scales(w - eye if self.residual_body else w, 0)
-        bias = bias_quant(self.net.body.bias, s[i], w_scale)
+        bias = bias_quant(conv.bias, s[i], w_scale)
         xq = act_quant(feat, s[i])
         # In the last ``float_identity`` steps the identity path skips the quantizer: only
         # Conv(x, W - I), whose weights are small, sees the rounding of x, so the rounding of
@@ -154,11 +156,11 @@ class QuantLiteSRNet(nn.Module):
             if isinstance(m, nn.ConvTranspose2d):
                 bias = bias_quant(m.bias, s[k], weight_scales(m.weight, 1))
                 feat = F.conv_transpose2d(act_quant(feat, s[k]), weight_quant(m.weight, 1), bias,
-                                          m.stride, m.padding, m.output_padding)
+                                          m.stride, cast(tuple[int, ...], m.padding), m.output_padding)
                 k += 1
             else:
                 feat = F.relu(feat)
-        tail = n.tail
+        tail = n.main_conv("tail")
         bias = bias_quant(tail.bias, s[k], weight_scales(tail.weight, 0))
         out = F.conv2d(act_quant(feat, s[k]), weight_quant(tail.weight, 0), bias, padding=1)
         if n.config.global_skip:
@@ -443,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
         model, calibration = _calibrated(net, scales_for, [float(p) for p in args.percentiles.split(",")], form,
                                          lambda m: validate(m.to(device), val_pairs, cfg.scale, device), say)
         calibration.update(calib_set)
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; missing from the stub
     opt = _optimizer(model, args.lr, args.freeze_scales)
     provenance = {
         "data": f"{args.data} ({len(train_paths)} train / {len(val_paths)} val images; T91 + BSDS400, not DIV2K)",
@@ -468,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
             g["lr"] = _cosine(step, args.steps, g["base"])
         loss = _loss(model, teacher, lr, hr, (args.hr_weight, args.distill), autocast, args.db_weighted)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         torch.nn.utils.clip_grad_norm_(model.net.parameters(), 0.5)
         opt.step()
         run_loss += loss.item()

@@ -56,7 +56,7 @@ class EdgeBranch(nn.Module):
 
     def depthwise(self) -> torch.Tensor:
         """The (C_out, 1, 3, 3) depthwise kernel: scale x mask."""
-        mask: torch.Tensor = self.mask
+        mask = self.get_buffer("mask")
         return self.scale.view(-1, 1, 1, 1) * mask
 
     def fused(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,6 +66,13 @@ class EdgeBranch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
         return F.conv2d(y, self.depthwise(), self.bias, padding=1, groups=y.shape[1])
+
+
+def bias_of(conv: nn.Conv2d | nn.ConvTranspose2d) -> torch.Tensor:
+    """A conv's bias: the convs of this model are built with one."""
+    if conv.bias is None:
+        raise ValueError(f"{conv} was built without a bias")
+    return conv.bias
 
 
 class RepConv(nn.Module):
@@ -91,45 +98,49 @@ class RepConv(nn.Module):
         """Extra branches contribute exactly 0 but get gradients: one factor zero, the other random."""
         if self.c1 is not None:
             self.c1.weight.zero_()
-            self.c1.bias.zero_()  # a single linear factor still gets its full gradient at zero
+            bias_of(self.c1).zero_()  # a single linear factor still gets its full gradient at zero
         if self.e1 is not None and self.e3 is not None:
             nn.init.kaiming_normal_(self.e1.weight, nonlinearity="linear")
             self.e3.weight.zero_()
-            self.e3.bias.zero_()
+            bias_of(self.e3).zero_()
         if self.id_scale is not None:
             self.id_scale.zero_()
-        for edge in self.edges.values():
+        for edge in self.edge_branches():
             nn.init.kaiming_normal_(edge.conv.weight, nonlinearity="linear")
             edge.scale.zero_()
             edge.bias.zero_()
 
+    def edge_branches(self) -> list[EdgeBranch]:
+        """The Sobel / Laplacian branches."""
+        return [e for e in self.edges.values() if isinstance(e, EdgeBranch)]
+
     def fused(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The one (C_out, C_in, 3, 3) kernel and (C_out,) bias that equal the branch sum."""
-        w, b = self.main.weight, self.main.bias
+        w, b = self.main.weight, bias_of(self.main)
         if self.c1 is not None:
             w = w + F.pad(self.c1.weight, (1, 1, 1, 1))
-            b = b + self.c1.bias
+            b = b + bias_of(self.c1)
         if self.e1 is not None and self.e3 is not None:
             w = w + torch.einsum("omhw,mi->oihw", self.e3.weight, self.e1.weight[:, :, 0, 0])
-            b = b + self.e3.bias
+            b = b + bias_of(self.e3)
         if self.id_scale is not None:
             eye = torch.eye(self.cout, dtype=w.dtype, device=w.device) * self.id_scale.view(-1, 1)
             w = w + F.pad(eye[:, :, None, None], (1, 1, 1, 1))
-        for edge in self.edges.values():
+        for edge in self.edge_branches():
             ew, eb = edge.fused()
             w, b = w + ew, b + eb
         return w, b
 
     def branch_sum(self, x: torch.Tensor) -> torch.Tensor:
         """The explicit multi-branch output (what ``fused`` must equal)."""
-        y = self.main(x)
+        y: torch.Tensor = self.main(x)
         if self.c1 is not None:
             y = y + self.c1(x)
         if self.e1 is not None and self.e3 is not None:
             y = y + self.e3(self.e1(x))
         if self.id_scale is not None:
             y = y + x * self.id_scale.view(1, -1, 1, 1)
-        for edge in self.edges.values():
+        for edge in self.edge_branches():
             y = y + edge(x)
         return y
 

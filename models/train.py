@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from litesr_edge.quality.metrics import psnr_y
 
@@ -122,7 +123,7 @@ def seed_all(seed: int) -> None:
 
 
 @torch.no_grad()
-def validate(model: LiteSRNet, pairs: list[Pair], scale: int, device: torch.device) -> float:
+def validate(model: nn.Module, pairs: list[Pair], scale: int, device: torch.device) -> float:
     """Mean Y-PSNR (border = scale) on held-out training-folder images, in fp32."""
     model.eval()
     scores = []
@@ -244,7 +245,7 @@ def build(args: argparse.Namespace, device: torch.device, say: Callable[[str], N
           ) -> tuple[Run, list[Pair], PerceptualLoss | None]:
     """The model, optimiser, sampler, EMA and validation pairs of a fresh run."""
     cfg = LiteSRConfig(scale=args.scale, depth=args.depth, channels=args.channels, reparam=args.reparam)
-    model = LiteSRNet(cfg).to(device).to(memory_format=torch.channels_last)
+    model = LiteSRNet(cfg).to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; missing from the stub
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     train_paths, val_paths = split(list_images(args.data), args.n_val)
     first_patch = parse_patch_schedule(args.patch_schedule, args.patch)[0][1]
@@ -306,7 +307,7 @@ def train_step(run: Run, device: torch.device, perceptual: PerceptualLoss | None
         if perceptual is not None:
             loss = loss + args.alpha * perceptual(sr.float(), hr)
     run.opt.zero_grad(set_to_none=True)
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), 0.5)
     run.opt.step()
     if run.ema is not None:
