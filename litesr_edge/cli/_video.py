@@ -9,7 +9,12 @@ PyAV a video input fails with one ``error:`` line carrying the install hint.
 from __future__ import annotations
 
 import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -78,17 +83,14 @@ def run_video_job(
                                 "upscaled by the model's factor (-s)")
     settings = opts.video if isinstance(opts, VideoFileOptions) else EncodeSettings()
     dst = job.dst if is_video(job.dst) else job.dst.with_suffix(job.src.suffix)  # --format names images
-    frames: FrameProgress | None = None
-    if progress is not None:
-        bar = progress
-
-        def frames(done: int, total: int | None) -> None:
-            bar(done, total or done)  # an unknown length: the bar grows with the frames
-
-    try:
-        result = upscale_video(upscaler, job.src, dst, settings=settings, overwrite=overwrite, progress=frames)
-    except InvalidInputError as exc:
-        raise InvalidInputError(in_flag_terms(str(exc))) from None
+    with ctrl_c_latch() as pressed:
+        try:
+            result = upscale_video(upscaler, job.src, dst, settings=settings, overwrite=overwrite,
+                                   progress=_frame_progress(progress, pressed))
+        except InvalidInputError as exc:
+            raise InvalidInputError(in_flag_terms(str(exc))) from None
+    if pressed.is_set():  # swallowed after the last frame: the finished file stays, the run stops here
+        raise KeyboardInterrupt
     err = stderr_console()
     for note in (result.codec_note, result.damage_note):
         if note is not None:
@@ -96,6 +98,42 @@ def run_video_job(
     if progress is not None:
         print_note(summary(result, upscaler.scale), err)
     return result
+
+
+@contextmanager
+def ctrl_c_latch() -> Iterator[threading.Event]:
+    """For the length of the block, Ctrl-C also sets the yielded flag (outside the main thread: never).
+
+    FFmpeg calls back into Python (its log callback) from C code that cannot pass an
+    exception on: a KeyboardInterrupt raised in there is swallowed and the encode would go on
+    to the end. The flag outlives such a swallowed interrupt; the frame callback re-raises it.
+    """
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def latch(signum: int, frame: FrameType | None) -> None:
+        pressed.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, latch)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _frame_progress(bar: TileCallback | None, pressed: threading.Event) -> FrameProgress:
+    """The per-frame callback: raises KeyboardInterrupt once Ctrl-C was pressed, then moves the bar if any."""
+    def frames(done: int, total: int | None) -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+        if bar is not None:
+            bar(done, total or done)  # an unknown length: the bar grows with the frames
+
+    return frames
 
 
 def in_flag_terms(message: str) -> str:

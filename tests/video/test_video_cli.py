@@ -20,6 +20,7 @@ from clips import decoded, make_clip, packets  # noqa: E402
 from litesr_edge import write_image  # noqa: E402
 from litesr_edge._atomic import _unnamed_fd  # noqa: E402
 from litesr_edge.cli import app  # noqa: E402
+from litesr_edge.cli._video import _frame_progress, ctrl_c_latch  # noqa: E402
 
 
 def run(*args: object) -> Result:
@@ -141,7 +142,7 @@ def test_interrupt_or_kill_mid_encode_leaves_no_file(tmp_path: Path, x2: Path, l
     proc.send_signal(how)
     _, stderr = proc.communicate(timeout=60)
     if how == signal.SIGINT:
-        assert proc.returncode == 130
+        assert proc.returncode == 130, stderr
         assert stderr.strip().splitlines()[-1] == "error: interrupted"
         assert "Traceback" not in stderr
     else:
@@ -153,3 +154,17 @@ def test_interrupt_or_kill_mid_encode_leaves_no_file(tmp_path: Path, x2: Path, l
         assert left == []
     else:  # a named temp file may survive kill -9; the next write into the folder sweeps it
         assert all(name.startswith(".litesr-") for name in left)
+
+
+def test_a_ctrl_c_that_ffmpeg_swallowed_still_stops_at_the_next_frame() -> None:
+    # FFmpeg's log callback cannot pass an exception on: simulate the interrupt dying in there.
+    with ctrl_c_latch() as pressed:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler runs in this (the main) thread at the next bytecode
+        except KeyboardInterrupt:
+            pass  # swallowed, as inside av.logging's callback
+        progress = _frame_progress(None, pressed)
+        with pytest.raises(KeyboardInterrupt):
+            progress(1, 10)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
