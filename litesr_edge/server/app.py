@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from litesr_edge.errors import LiteSRError, OutOfMemoryError
-from litesr_edge.server.body import check_media_type, read_limited, unpack
+from litesr_edge.server.body import check_media_type, discard_refused, read_limited, unpack
 from litesr_edge.server.openapi import ERROR_RESPONSES, UPSCALE_BODY, UPSCALE_OK
 from litesr_edge.server.problems import RequestProblem, status_of
 from litesr_edge.server.service import Service
@@ -40,8 +40,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The JSON error response every failure ends as.
 
-    It closes the connection: the request body may be partly unread (a 503, 413 or 415 is
-    answered before reading it), so the connection cannot carry another request.
+    It closes the connection: the request body may be partly unread (a 413, or a large upload
+    refused with 503 or 415 before reading it), so the connection cannot carry another request.
     """
     return JSONResponse({"status": status, "detail": detail}, status_code=status,
                         headers={"Connection": "close", **(headers or {})})
@@ -87,11 +87,15 @@ async def _upscale(service: Service, request: Request, choice: Choice, output_fo
     config, workers = service.config, service.workers
     arrived = time.monotonic()
     deadline = arrived + config.timeout_s
-    content_type = request.headers.get("content-type")
-    check_media_type(content_type)  # before reading the body
-    async with workers.admitted() as slot:
-        body = await read_limited(request.stream(), request.headers.get("content-length"),
-                                  config.max_upload_bytes, deadline)
+    content_type, declared = request.headers.get("content-type"), request.headers.get("content-length")
+    async with AsyncExitStack() as stack:
+        try:  # both refusals come before reading the body
+            check_media_type(content_type)
+            slot = await stack.enter_async_context(workers.admitted())
+        except RequestProblem:
+            await discard_refused(request.stream(), declared, deadline)
+            raise
+        body = await read_limited(request.stream(), declared, config.max_upload_bytes, deadline)
         upload = unpack(body, content_type, "upload")
         queued: list[float] = []
 

@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from litesr_edge.server.problems import RequestProblem
 
-__all__ = ["IMAGE_TYPES", "Upload", "check_media_type", "media_type", "read_limited", "unpack"]
+__all__ = ["IMAGE_TYPES", "Upload", "check_media_type", "discard_refused", "media_type", "read_limited", "unpack"]
 
 # What a request (or a form part) may declare; the bytes are then sniffed by their header.
 IMAGE_TYPES = frozenset({
@@ -27,6 +27,8 @@ IMAGE_TYPES = frozenset({
     "image/gif", "application/octet-stream",
 })
 FORM = "multipart/form-data"
+# A refused upload up to this size is read before the reply (see discard_refused).
+DISCARD_BYTES = 1 << 20
 _HINT = "send an image (image/png, image/jpeg, ... or application/octet-stream) or a multipart form with a 'file' field"
 
 
@@ -82,6 +84,27 @@ async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit
     if not body:
         raise RequestProblem(400, f"the request has no body; {_HINT}")
     return bytes(body)
+
+
+async def discard_refused(chunks: AsyncIterator[bytes], declared: str | None, deadline: float) -> None:
+    """Read and drop the body of a request refused before its body was read (a 503 or 415).
+
+    The refusal closes the connection; closing a socket while the upload is still arriving makes
+    the kernel reset the connection, and the client may then lose the refusal itself and see
+    "connection reset" instead of the 503 it can act on. So a body of at most DISCARD_BYTES is
+    read first (within ``deadline``, at most 2 s); a larger declared one is not.
+    """
+    if declared is not None and (not declared.isdigit() or int(declared) > DISCARD_BYTES):
+        return
+    seen = 0
+    with anyio.move_on_after(min(2.0, max(0.0, deadline - time.monotonic()))):
+        try:
+            async for chunk in chunks:
+                seen += len(chunk)
+                if seen > DISCARD_BYTES:
+                    return
+        except ClientDisconnect:
+            return
 
 
 def unpack(body: bytes, content_type: str | None, name: str) -> Upload:

@@ -78,6 +78,22 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body(live_server
         assert _status(_read_reply(sock, timeout=5)) == 413
 
 
+def test_a_small_refused_upload_is_read_before_the_refusal_and_a_large_one_is_not(live_server: LiveFactory) -> None:
+    # Closing on an upload that is still arriving resets the connection, and the client can
+    # lose the refusal itself (the overload test once saw "connection reset" for a 503).
+    server = live_server()
+    body = b"x" * 2000
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head(length=len(body), ctype="text/plain"))
+        assert not select.select([sock], [], [], 0.3)[0], "refused before the 2 kB body was read"
+        sock.sendall(body)
+        assert _status(_read_reply(sock, timeout=5)) == 415
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_head(length=8 * MB, ctype="text/plain"))  # and no body at all
+        assert _status(_read_reply(sock, timeout=5)) == 415
+    assert server.wait_idle() == 0
+
+
 def test_a_client_that_vanishes_mid_upload_frees_its_slot(live_server: LiveFactory) -> None:
     server = live_server()
     data = png_bytes(64, 64)
