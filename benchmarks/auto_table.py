@@ -41,7 +41,7 @@ from litesr_edge.engines.cpu import CPU_CLASSES, cpu_class
 from litesr_edge.errors import LiteSRError
 from litesr_edge.quality.evaluate import evaluate, find_dataset, score_pair
 from litesr_edge.quality.hard_cases import hard_case_pairs
-from litesr_edge.registry import list_models, model_for_precision
+from litesr_edge.registry import file_digest, list_models, model_for_precision
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets" / "test"
@@ -84,7 +84,10 @@ def accuracy(threads: int, datasets: list[str], candidates: list[tuple[str, str]
         ref = _image_scores(ref_up, info.scale, datasets)
         for (engine, precision), up in ups.items():
             got = _image_scores(up, info.scale, datasets)
-            _merge(found.setdefault(f"{engine} {precision}", {}), ref, got, f"x{info.scale} d{info.depth}")
+            entry = found.setdefault(f"{engine} {precision}", {})
+            _merge(entry, ref, got, f"x{info.scale} d{info.depth}")
+            files = entry.setdefault("files", {})
+            files[f"x{info.scale} d{info.depth}"] = file_digest(model_for_precision(model.path, precision))  # type: ignore[index]
     return found
 
 
@@ -149,6 +152,8 @@ def _evidence(v: dict[str, object]) -> table.Evidence:
     if per_model:  # records older than the per-image JSON give the all-model worst only
         row["by_model"] = {m: max((d for s in sets.values() for d in s.values()), key=abs)
                            for m, sets in per_model.items()}
+    if "files" in v:
+        row["files"] = dict(v["files"])  # type: ignore[call-overload]
     return row
 
 

@@ -14,7 +14,9 @@ Rows below the marker are written by ``python -m benchmarks.auto_table`` on a ma
 class (it keeps the other classes' rows); RECORDS says where each class's numbers come from.
 Both classes' rows were measured by that script (RECORDS): "amx" on an Intel Xeon with AMX
 (2 vCPUs, speed with training paused), "avx2" on an AMD EPYC (2 vCPUs, quiet rerun).
-``by_model`` holds each bundled model's own worst image, so that auto judges the model it runs.
+``by_model`` holds each bundled model's own worst image, so that auto judges the model it runs,
+and ``files`` the digest of the file it was measured on, so that a retrained model is not judged
+by its predecessor's numbers.
 """
 
 from __future__ import annotations
@@ -31,16 +33,19 @@ class Evidence(TypedDict):
     sources: tuple[str, ...]
     # The worst per-image change of each bundled model ("x4 d19"): auto judges the model it runs.
     by_model: NotRequired[dict[str, float]]
+    # The file each by_model entry was measured on (registry.file_digest): a retrained model's
+    # entry no longer counts until the script measures it again.
+    files: NotRequired[dict[str, str]]
 
 
 # Mean PSNR change of each bundled x4 depth against depth 19 (ONNX Runtime fp32), the worst of
 # Set5 / Set14 / BSD100 (benchmarks/results/eval/litesrnet_x4_d*.json): class-independent.
-DEPTH_DB: dict[int, dict[int, float]] = {4: {13: -0.031, 16: -0.0275, 19: 0.0}}
+DEPTH_DB: dict[int, dict[int, float]] = {4: {13: -0.2438, 16: -0.2403, 19: 0.0}}
 # Sources an engine must have been measured on before auto may pick it.
 REQUIRED_SOURCES = ("Set14", "Set5", "hard_cases")
 
 # --- generated below by benchmarks/auto_table.py; edit the script, not the numbers ---
-VERSION = 11
+VERSION = 13
 ACCURACY: dict[str, dict[str, Evidence]] = {
     'amx': {
         'openvino bf16': {
@@ -50,6 +55,13 @@ ACCURACY: dict[str, dict[str, Evidence]] = {
                 'x4 d13': 0.0252,
                 'x4 d16': -0.0564,
                 'x4 d19': -0.0218,
+            },
+            'files': {
+                'x2 d19': '2ef25ceecc3ea09b',
+                'x3 d19': '5744011d4f7322aa',
+                'x4 d13': '18d3ebc401eebbe0',
+                'x4 d16': 'aca7ca545704efd9',
+                'x4 d19': 'c59a0c71d337ac1d',
             },
             'images': 150,
             'sources': ('Set14', 'Set5', 'hard_cases',),
@@ -64,6 +76,13 @@ ACCURACY: dict[str, dict[str, Evidence]] = {
                 'x4 d16': -0.0,
                 'x4 d19': 0.0,
             },
+            'files': {
+                'x2 d19': '2ef25ceecc3ea09b',
+                'x3 d19': '5744011d4f7322aa',
+                'x4 d13': '18d3ebc401eebbe0',
+                'x4 d16': 'aca7ca545704efd9',
+                'x4 d19': 'c59a0c71d337ac1d',
+            },
             'images': 150,
             'sources': ('Set14', 'Set5', 'hard_cases',),
             'worst_image_db': -0.0001,
@@ -74,6 +93,11 @@ ACCURACY: dict[str, dict[str, Evidence]] = {
                 'x2 d19': 0.2533,
                 'x3 d19': -0.0947,
                 'x4 d19': -0.084,
+            },
+            'files': {
+                'x2 d19': 'e81c0d28cc62f957',
+                'x3 d19': '193942d128028c6a',
+                'x4 d19': '011d362739cf52b7',
             },
             'images': 90,
             'sources': ('Set14', 'Set5', 'hard_cases',),
@@ -94,10 +118,89 @@ ACCURACY: dict[str, dict[str, Evidence]] = {
                 'x3 d19': -1.6604,
                 'x4 d19': -1.2371,
             },
+            'files': {
+                'x2 d19': 'f7c93f1c8ce025f6',
+                'x3 d19': '4c3b07fd187f3d93',
+                'x4 d19': 'b480442578d9f6b7',
+            },
             'images': 90,
             'sources': ('Set14', 'Set5', 'hard_cases',),
             'worst_image_db': -1.6604,
             'worst_set_mean_db': -0.3257,
+        },
+    },
+    'avx512': {
+        'onnxruntime int8': {
+            'by_model': {
+                'x2 d19': 0.2533,
+                'x3 d19': -0.0947,
+                'x4 d19': 0.0653,
+            },
+            'files': {
+                'x2 d19': 'e81c0d28cc62f957',
+                'x3 d19': '193942d128028c6a',
+                'x4 d19': '6df9caaed07aa66a',
+            },
+            'images': 90,
+            'sources': ('Set14', 'Set5', 'hard_cases',),
+            'worst_image_db': 0.2533,
+            'worst_set_mean_db': -0.045,
+        },
+        'openvino bf16': {
+            'by_model': {
+                'x2 d19': 0.2083,
+                'x3 d19': -0.1236,
+                'x4 d13': 0.0244,
+                'x4 d16': -0.0564,
+                'x4 d19': 0.0681,
+            },
+            'files': {
+                'x2 d19': '2ef25ceecc3ea09b',
+                'x3 d19': '5744011d4f7322aa',
+                'x4 d13': '18d3ebc401eebbe0',
+                'x4 d16': 'aca7ca545704efd9',
+                'x4 d19': '7bae6b17c6e3e307',
+            },
+            'images': 150,
+            'sources': ('Set14', 'Set5', 'hard_cases',),
+            'worst_image_db': 0.2083,
+            'worst_set_mean_db': -0.021,
+        },
+        'openvino fp32': {
+            'by_model': {
+                'x2 d19': -0.0001,
+                'x3 d19': -0.0001,
+                'x4 d13': -0.0,
+                'x4 d16': -0.0,
+                'x4 d19': -0.0,
+            },
+            'files': {
+                'x2 d19': '2ef25ceecc3ea09b',
+                'x3 d19': '5744011d4f7322aa',
+                'x4 d13': '18d3ebc401eebbe0',
+                'x4 d16': 'aca7ca545704efd9',
+                'x4 d19': '7bae6b17c6e3e307',
+            },
+            'images': 150,
+            'sources': ('Set14', 'Set5', 'hard_cases',),
+            'worst_image_db': -0.0001,
+            'worst_set_mean_db': -0.0,
+        },
+        'openvino int8': {
+            'by_model': {
+                'x2 d19': 0.2533,
+                'x3 d19': -0.0947,
+                'x4 d19': 0.0658,
+            },
+            'files': {
+                'x2 d19': 'e81c0d28cc62f957',
+                'x3 d19': '193942d128028c6a',
+                'x4 d19': '6df9caaed07aa66a',
+            },
+            'images': 90,
+            'sources': ('Set14', 'Set5', 'hard_cases',),
+            'worst_image_db': 0.2533,
+            'worst_set_mean_db': -0.0441,
         },
     },
 }
@@ -113,6 +216,12 @@ SPEED: dict[str, dict[str, float]] = {
         'openvino fp32': 1.45,
         'openvino int8': 2.43,
     },
+    'avx512': {
+        'onnxruntime int8': 0.77,
+        'openvino bf16': 2.12,
+        'openvino fp32': 1.03,
+        'openvino int8': 3.45,
+    },
 }
 DEPTH_SPEED: dict[str, dict[int, float]] = {
     'amx': {
@@ -125,8 +234,14 @@ DEPTH_SPEED: dict[str, dict[int, float]] = {
         16: 1.18,
         19: 1.0,
     },
+    'avx512': {
+        13: 1.32,
+        16: 1.14,
+        19: 1.0,
+    },
 }
 RECORDS: dict[str, str] = {
     'amx': 'benchmarks/results/auto_table_amx*.json (Intel(R) Xeon(R) Processor)',
     'avx2': 'benchmarks/results/auto_table_avx2*.json (AMD EPYC)',
+    'avx512': 'benchmarks/results/auto_table_avx512*.json (AMD EPYC)',
 }

@@ -32,7 +32,7 @@ from litesr_edge.engines.cpu import CPU_CLASSES, cpu_class
 from litesr_edge.engines.resolve import FALLBACK_ENGINE, Request, Resolved, open_engine
 from litesr_edge.errors import LiteSRError
 
-__all__ = ["BAR_DB", "MIN_GAIN", "Choice", "choose", "open_auto", "unavailable"]
+__all__ = ["BAR_DB", "MIN_GAIN", "Choice", "choose", "open_auto", "stale", "unavailable"]
 
 BAR_DB = 0.05
 # Below this gain the reference stays: a few percent is within the noise of our records.
@@ -69,6 +69,23 @@ def worst_image(found: table.Evidence, source: Path | tuple[int, int]) -> tuple[
     return found["worst_image_db"], "all bundled models"
 
 
+def stale(found: table.Evidence, key: str, source: Path | tuple[int, int]) -> str | None:
+    """Why ``found``'s own row for the bundled model ``source`` is not about the file that would run; None if it is."""
+    if not isinstance(source, tuple) or worst_image(found, source)[1] == "all bundled models":
+        return None
+    from litesr_edge.registry import file_digest, find_model, model_for_precision
+
+    name = f"x{source[0]} d{source[1]}"
+    try:
+        path = model_for_precision(find_model(*source).path, key.split()[1])
+    except LiteSRError:
+        return None  # no such file here: unavailable() says so
+    if found.get("files", {}).get(name) == file_digest(path):
+        return None
+    return (f"measured on an earlier {name} file than {path.name} "
+            "(python -m benchmarks.auto_table on this CPU class measures it)")
+
+
 def evidence_problem(cls: str, key: str, source: Path | tuple[int, int]) -> str | None:
     """Why ``key`` ("openvino fp32"...) fails the accuracy bar for ``source`` on ``cls`` CPUs; None if it passes."""
     if key == REFERENCE:
@@ -79,6 +96,9 @@ def evidence_problem(cls: str, key: str, source: Path | tuple[int, int]) -> str 
     missing = [s for s in table.REQUIRED_SOURCES if s not in found["sources"]]
     if missing:
         return f"not measured on {', '.join(missing)}"
+    outdated = stale(found, key, source)
+    if outdated is not None:
+        return outdated
     worst, whose = worst_image(found, source)
     if abs(worst) > BAR_DB:
         return f"worst image {worst:+.3f} dB on {whose} (bar {BAR_DB} dB)"

@@ -23,7 +23,7 @@ from typing import Literal, cast
 from litesr_edge._args import check_str
 from litesr_edge.engines import ENGINES, PRECISIONS
 from litesr_edge.engines import _auto_table as table
-from litesr_edge.engines.auto import REFERENCE, open_auto, unavailable
+from litesr_edge.engines.auto import REFERENCE, open_auto, stale, unavailable
 from litesr_edge.engines.cpu import CPU_CLASSES, cpu_class
 from litesr_edge.engines.resolve import Request, Resolved, open_engine
 
@@ -94,6 +94,13 @@ def _engine_rows(cls: str, engine: str, precision: str | None) -> list[tuple[str
     return [r for r in rows if engine in (AUTO, r[0].split()[0]) and precision in (None, r[0].split()[1])]
 
 
+def _usable(cls: str, key: str, source: tuple[int, int]) -> bool:
+    # Its numbers must be of the file that would run (a retrained model's old rows do not count).
+    found = table.ACCURACY.get(cls, {}).get(key)
+    outdated = found is not None and stale(found, key, source) is not None
+    return not outdated and unavailable(key, source) is None
+
+
 def fast_choice(scale: int, depth: int | None, engine: str, precision: str | None) -> tuple[int, str, str, str]:
     """(depth, engine, precision, why) of ``mode="fast"`` at ``scale`` on this machine."""
     cls = cpu_class()
@@ -103,7 +110,7 @@ def fast_choice(scale: int, depth: int | None, engine: str, precision: str | Non
     for d in [depth] if depth is not None else sorted(losses):
         for key, gain, loss in _engine_rows(cls, engine, precision):
             total = losses.get(d, 0.0) + loss
-            if d in depths and total >= -FAST_BAR_DB and unavailable(key, (scale, d)) is None:
+            if d in depths and total >= -FAST_BAR_DB and _usable(cls, key, (scale, d)):
                 options.append((gain * depths[d], d, key, total))
     if not options:  # an explicit engine/precision with no measured row: the caller's choice, depth 19
         return depth or DEFAULT_DEPTH, engine if engine != AUTO else "onnxruntime", precision or "fp32", \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -10,7 +11,7 @@ from litesr_edge.errors import EngineUnavailableError, InvalidInputError, ModelE
 from litesr_edge.registry.info import ModelInfo
 from litesr_edge.registry.metadata import read_model_info
 
-__all__ = ["BundledModel", "MODELS_DIR", "find_model", "list_models", "model_for_precision", "resolve"]
+__all__ = ["BundledModel", "MODELS_DIR", "file_digest", "find_model", "list_models", "model_for_precision", "resolve"]
 
 # Read at call time (not bound as a default) so tests can point it elsewhere.
 MODELS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -74,6 +75,17 @@ def find_model(scale: int, depth: int, folder: Path | None = None, precision: st
     raise InvalidInputError(
         f"depth {depth} is not available at x{scale}; available depths: {', '.join(map(str, depths))}"
     )
+
+
+def file_digest(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of the file at ``path``: which exact model file a record is about."""
+    stat = path.stat()
+    return _digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=32)
+def _digest(path: Path, _mtime: int, _size: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def model_for_precision(path: Path, precision: str) -> Path:

@@ -21,12 +21,17 @@ from litesr_edge.cli import app
 from litesr_edge.engines import ENGINES, auto, modes
 from litesr_edge.engines import _auto_table as table
 from litesr_edge.engines.cpu import CPU_CLASSES
+from litesr_edge.registry import file_digest, find_model
 
 ALL = ("Set14", "Set5", "hard_cases")
 
 
 def _evidence(worst: float, sources: tuple[str, ...] = ALL, mean: float = -0.01) -> table.Evidence:
     return {"worst_image_db": worst, "worst_set_mean_db": mean, "images": 99, "sources": sources}
+
+
+def _digest(scale: int, depth: int, precision: str = "fp32") -> str:
+    return file_digest(find_model(scale, depth, precision=precision).path)
 
 
 @pytest.fixture
@@ -160,6 +165,7 @@ def _bundled_like(key: str, source: object) -> str | None:
 
 def test_mode_fast_weighs_depth_against_precision(fake_table: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(modes, "unavailable", _bundled_like)
+    monkeypatch.setattr(table, "DEPTH_DB", {4: {13: -0.031, 16: -0.0275, 19: 0.0}})
     # int8 d19 (2.4x, -0.018 dB) beats fp32 d13 on openvino (1.5 x 1.4 = 2.1x, -0.031 dB); both within 0.1 dB.
     assert modes.fast_choice(4, None, "auto", None)[:3] == (19, "openvino", "int8")
     table.ACCURACY["avx2"]["openvino int8"] = _evidence(-0.124, mean=-0.2)  # now over the fast bar
@@ -167,6 +173,14 @@ def test_mode_fast_weighs_depth_against_precision(fake_table: None, monkeypatch:
     assert (depth, engine, precision) == (13, "openvino", "fp32")
     assert "about 2.10x" in why and "bar 0.1 dB" in why
     assert modes.fast_choice(4, 19, "onnxruntime", None)[:3] == (19, "onnxruntime", "fp32")  # explicit wins
+
+
+def test_mode_fast_keeps_depth_19_when_the_shallower_depths_lose_too_much(fake_table: None,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(modes, "unavailable", _bundled_like)
+    monkeypatch.setattr(table, "DEPTH_DB", {4: {13: -0.244, 16: -0.240, 19: 0.0}})  # the long-run d19's lead
+    table.ACCURACY["avx2"]["openvino int8"] = _evidence(-0.124, mean=-0.2)
+    assert modes.fast_choice(4, None, "auto", None)[:3] == (19, "openvino", "fp32")
 
 
 def test_mode_fast_on_the_bundled_models_runs_a_bundled_depth(tmp_path: Path) -> None:
@@ -227,7 +241,8 @@ def test_the_committed_table_never_lets_auto_pick_what_fails_the_bar(
 
 def test_each_bundled_model_is_judged_by_its_own_images(fake_table: None, everything_runs: None) -> None:
     # bf16 as measured on AMX: fine at x4 d19, a hard case at x2 moves 0.21 dB.
-    table.ACCURACY["avx2"]["openvino bf16"] = {**_evidence(0.2085), "by_model": {"x4 d19": -0.0218, "x2 d19": 0.2085}}
+    table.ACCURACY["avx2"]["openvino bf16"] = {**_evidence(0.2085), "by_model": {"x4 d19": -0.0218, "x2 d19": 0.2085},
+                                               "files": {"x4 d19": _digest(4, 19), "x2 d19": _digest(2, 19)}}
     x4 = auto.choose(None, (4, 19), ["cpu"])
     assert (x4.engine, x4.precision) == ("openvino", "bf16")
     assert "worst image -0.0218 dB on x4 d19" in x4.line
@@ -236,6 +251,26 @@ def test_each_bundled_model_is_judged_by_its_own_images(fake_table: None, everyt
     assert "openvino bf16: worst image +0.208 dB on x2 d19" in x2.line
     # A model the table has no row of its own for is judged by the worst of all.
     assert auto.choose(None, (3, 19), ["cpu"]).precision == "fp32"
+
+
+def test_a_row_measured_on_an_earlier_file_of_the_model_does_not_count(fake_table: None,
+                                                                      everything_runs: None) -> None:
+    # The x4 model was retrained after the table was measured: its old numbers judge nothing.
+    table.ACCURACY["avx2"]["openvino bf16"] = {**_evidence(-0.0218), "by_model": {"x4 d19": -0.0218},
+                                               "files": {"x4 d19": "0123456789abcdef"}}
+    choice = auto.choose(None, (4, 19), ["cpu"])
+    assert (choice.engine, choice.precision) == ("openvino", "fp32")
+    assert "openvino bf16: measured on an earlier x4 d19 file than litesrnet_x4_d19.onnx" in choice.line
+    del table.ACCURACY["avx2"]["openvino bf16"]["files"]  # a row that does not say which file: the same
+    assert auto.choose(None, (4, 19), ["cpu"]).precision == "fp32"
+    table.ACCURACY["avx2"]["openvino bf16"]["files"] = {"x4 d19": _digest(4, 19)}
+    assert auto.choose(None, (4, 19), ["cpu"]).precision == "bf16"
+
+
+def test_every_row_of_the_committed_table_says_which_files_it_measured() -> None:
+    for cls, rows in table.ACCURACY.items():
+        for key, row in rows.items():
+            assert set(row.get("by_model", {})) == set(row.get("files", {})), (cls, key)
 
 
 def test_a_users_model_file_is_judged_by_the_worst_of_all_models(
