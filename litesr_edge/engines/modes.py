@@ -3,7 +3,7 @@
 * ``balanced``: the auto path (``engine="auto"``, depth 19): the fastest engine/precision whose
   every image stays within 0.05 dB of ONNX Runtime fp32 (litesr_edge.engines.auto).
 * ``best``: the fp32 reference (ONNX Runtime fp32, depth 19) with test-time augmentation:
-  +0.16 to +0.26 dB mean PSNR on Set5/Set14 for about 8x the time (benchmarks/results/tta.md).
+  eight network runs per tile for a measured mean PSNR gain (benchmarks/results/tta.md).
 * ``fast``: the cheapest bundled depth and engine/precision whose set means (Set5, Set14 and
   the hard cases; BSD100 too for depths) stay within FAST_BAR_DB of balanced, by the measured table: estimated
   speed = engine speed (x4 depth 19) x depth speed (ONNX Runtime fp32), loss = depth loss +
@@ -157,6 +157,6 @@ def mode_lines(scale: int = 4) -> list[str]:
         auto.line,
         fast,
         "mode balanced -> engine auto at depth 19 (the first line)",
-        "mode best -> onnxruntime fp32 + test-time augmentation: about 1/8 the reference's speed; mean PSNR "
-        "+0.16 to +0.26 dB on Set5/Set14 at x2-x4 (benchmarks/results/tta.md)",
+        "mode best -> onnxruntime fp32 + test-time augmentation: about 1/7 the reference's speed; mean PSNR "
+        "+0.12 to +0.25 dB on Set5/Set14 at x2-x4 (benchmarks/results/tta.md)",
     ]
