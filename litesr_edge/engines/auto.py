@@ -82,8 +82,8 @@ def stale(found: table.Evidence, key: str, source: Path | tuple[int, int]) -> st
         return None  # no such file here: unavailable() says so
     if found.get("files", {}).get(name) == file_digest(path):
         return None
-    return (f"measured on an earlier {name} file than {path.name} "
-            "(python -m benchmarks.auto_table on this CPU class measures it)")
+    # Said in a user's terms: an installed package cannot remeasure its own table.
+    return f"measured on an earlier {name} file than {path.name}, not yet remeasured on this CPU class"
 
 
 def evidence_problem(cls: str, key: str, source: Path | tuple[int, int]) -> str | None:
